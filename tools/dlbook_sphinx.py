@@ -1,0 +1,57 @@
+"""Sphinx extension of the book (loaded by ``_config.yml`` → ``sphinx.local_extensions``).
+
+Keeps MyST-NB's execution cache honest. The cache keys a notebook on its code cells only, so a
+chapter that does ``from dlbook.nn import Linear`` would keep showing outputs computed with an
+older ``dlbook`` after ``src/dlbook/nn.py`` changed. On ``source-read`` we find the ``dlbook``
+modules a chapter imports (transitively, through the package's own imports), append a hidden
+cell holding a hash of their source to the page, and record the files as dependencies of the
+page: a change in any of them makes Sphinx re-read the page and the cache miss, so it re-executes.
+"""
+import hashlib
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PKG = ROOT / "src" / "dlbook"
+IMPORT = re.compile(r"^\s*(?:from\s+dlbook\.(\w+)\s+import|import\s+dlbook\.(\w+)|"
+                    r"from\s+dlbook\s+import\s+([\w, ]+))", re.M)
+
+
+def imported_modules(text: str) -> set:
+    found = set()
+    for a, b, c in IMPORT.findall(text):
+        found |= {a} if a else {b} if b else {n.strip() for n in c.split(",") if n.strip()}
+    return found
+
+
+def closure(modules: set) -> list:
+    """The package files that ``modules`` need, following ``dlbook`` imports inside the package."""
+    seen, todo = set(), list(modules)
+    while todo:
+        m = todo.pop()
+        path = PKG / f"{m}.py"
+        if m in seen or not path.exists():
+            continue
+        seen.add(m)
+        todo += imported_modules(path.read_text(encoding="utf-8"))
+    return [PKG / f"{m}.py" for m in sorted(seen)]
+
+
+def stamp(app, docname, source):
+    if not docname.startswith("book/") or "```{code-cell}" not in source[0]:
+        return
+    files = closure(imported_modules(source[0]))
+    if not files:
+        return
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f.read_bytes())
+        app.env.note_dependency(str(f))
+    source[0] += ("\n\n```{code-cell} ipython3\n:tags: [remove-cell]\n\n"
+                  f"# dlbook source this page imports: {digest.hexdigest()[:16]} "
+                  f"({', '.join(f.stem for f in files)})\n```\n")
+
+
+def setup(app):
+    app.connect("source-read", stamp)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
