@@ -353,7 +353,6 @@ class Book:
                         self.need_module(cell, node, a.name)
                 elif node.module.startswith(PACKAGE + "."):
                     module = node.module.split(".", 1)[1]
-                    self.need_module(cell, node, module)
                     for a in node.names:
                         self.need_name(cell, node, module, a.name)
             elif isinstance(node, ast.Import):

@@ -1,0 +1,108 @@
+#!/usr/bin/env python
+"""Open every page of the built book in headless Chromium with the network cut off.
+
+    python tools/check_html.py _build/html [--browser /usr/bin/chromium] [--screenshot DIR]
+
+Serves the HTML on 127.0.0.1 and blocks every request to any other host. Fails (exit 1) when a
+page logs a console error or throws, a request is blocked or fails (the book must work offline),
+math on the page is not typeset by the bundled MathJax, an image does not load, or an exported
+cell has no dlbook badge.
+"""
+import argparse
+import functools
+import http.server
+import shutil
+import sys
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+from playwright.sync_api import sync_playwright
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def serve(root: Path):
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def check_page(page, url: str) -> list[str]:
+    problems = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+            if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"JavaScript error: {e}"))
+    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url} ({r.failure})"))
+    page.goto(url, wait_until="load")
+    has_math = page.evaluate("document.querySelectorAll('.math, span.math, div.math').length")
+    if has_math:
+        try:
+            page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise"
+                                   " && document.querySelectorAll('mjx-container').length > 0",
+                                   timeout=20000)
+            page.evaluate("MathJax.startup.promise")
+        except Exception:
+            problems.append(f"math not typeset ({has_math} math elements, no mjx-container)")
+        errors = page.evaluate("document.querySelectorAll('mjx-merror').length")
+        if errors:
+            problems.append(f"{errors} MathJax error(s) in typeset math")
+    broken = page.evaluate("""[...document.images].filter(i => !(i.complete && i.naturalWidth > 0))
+                              .map(i => i.getAttribute('src'))""")
+    problems += [f"image does not load: {src}" for src in broken]
+    unbadged = page.evaluate("""[...document.querySelectorAll('div.cell[class*="tag_export-"]')]
+        .filter(c => !c.querySelector(':scope > .cell_input[data-dlbook-module]')).length""")
+    if unbadged:
+        problems.append(f"{unbadged} exported cell(s) without a dlbook badge")
+    return problems
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("html", type=Path)
+    ap.add_argument("--browser", default=shutil.which("chromium") or "/usr/bin/chromium")
+    ap.add_argument("--screenshot", type=Path, help="save a PNG of every page here")
+    args = ap.parse_args(argv)
+    pages = sorted(p for p in args.html.rglob("*.html")
+                   if not any(part.startswith(("_", ".")) for part in p.relative_to(args.html).parts))
+    server = serve(args.html)
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    blocked = []
+    failures = 0
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=args.browser, args=CHROMIUM_ARGS)
+        context = browser.new_context()
+
+        def route(r):
+            if urlparse(r.request.url).hostname in ("127.0.0.1", "localhost"):
+                return r.continue_()
+            blocked.append(r.request.url)
+            return r.abort()
+        context.route("**/*", route)
+        for path in pages:
+            rel = path.relative_to(args.html).as_posix()
+            page = context.new_page()
+            before = len(blocked)
+            problems = check_page(page, base + rel)
+            problems = [p for p in problems if "net::ERR_FAILED" not in p or not blocked[before:]]
+            problems += [f"blocked non-local request: {u}" for u in blocked[before:]]
+            if args.screenshot:
+                args.screenshot.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(args.screenshot / (rel.replace("/", "_") + ".png")),
+                                full_page=False)
+            page.close()
+            failures += bool(problems)
+            print(f"{'FAIL' if problems else 'ok  '} {rel}")
+            for p in dict.fromkeys(problems):
+                print(f"     {p}")
+        browser.close()
+    server.shutdown()
+    print(f"check_html: {len(pages)} pages, {failures} with problems")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
