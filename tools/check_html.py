@@ -24,8 +24,10 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 
 
 def serve(root: Path):
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *a: None
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+    handler = functools.partial(Quiet, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
@@ -67,7 +69,8 @@ def main(argv=None):
     ap.add_argument("--screenshot", type=Path, help="save a PNG of every page here")
     args = ap.parse_args(argv)
     pages = sorted(p for p in args.html.rglob("*.html")
-                   if not any(part.startswith(("_", ".")) for part in p.relative_to(args.html).parts))
+                   if not any(part.startswith(("_", ".")) for part in p.relative_to(args.html).parts)
+                   and 'http-equiv="Refresh"' not in p.read_text(errors="replace")[:2000])
     server = serve(args.html)
     base = f"http://127.0.0.1:{server.server_address[1]}/"
     blocked = []

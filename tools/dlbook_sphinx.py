@@ -6,6 +6,8 @@ older ``dlbook`` after ``src/dlbook/nn.py`` changed. On ``source-read`` we find 
 modules a chapter imports (transitively, through the package's own imports), append a hidden
 cell holding a hash of their source to the page, and record the files as dependencies of the
 page: a change in any of them makes Sphinx re-read the page and the cache miss, so it re-executes.
+
+It also removes sphinx-thebe's assets from the pages (see ``drop_thebe``).
 """
 import hashlib
 import re
@@ -52,6 +54,18 @@ def stamp(app, docname, source):
                   f"({', '.join(f.stem for f in files)})\n```\n")
 
 
+def drop_thebe(app, pagename, templatename, context, doctree):
+    """The book has no live-code buttons; sphinx-thebe (loaded by Jupyter Book 1 regardless of
+    ``launch_buttons.thebe: false``) adds its script twice, which throws "Identifier
+    'THEBE_JS_URL' has already been declared" on every page. Drop its files."""
+    for key in ("script_files", "css_files"):
+        if key in context:
+            context[key] = [f for f in context[key]
+                            if "thebe" not in str(getattr(f, "filename", f)).lower()
+                            and "thebe" not in getattr(f, "attributes", {}).get("body", "").lower()]
+
+
 def setup(app):
     app.connect("source-read", stamp)
+    app.connect("html-page-context", drop_thebe, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
