@@ -56,7 +56,7 @@ def check_page(page, url: str) -> list[str]:
                               .map(i => i.getAttribute('src'))""")
     problems += [f"image does not load: {src}" for src in broken]
     unbadged = page.evaluate("""[...document.querySelectorAll('div.cell[class*="tag_export-"]')]
-        .filter(c => !c.querySelector(':scope > .cell_input[data-dlbook-module]')).length""")
+        .filter(c => !c.querySelector(':scope > .dlbook-badge')).length""")
     if unbadged:
         problems.append(f"{unbadged} exported cell(s) without a dlbook badge")
     return problems
