@@ -75,6 +75,8 @@ def two_chapters():
                  from dlbook.alpha import A
 
                  class A(A):
+                     \"\"\"Doc of A, refined.\"\"\"
+
                      def f(self):
                          return 2
 
@@ -105,6 +107,7 @@ def test_tangles_in_toc_order_with_imports_once_and_provenance(tmp_path):
     assert "# book/ch1.md · 1.1 First" in alpha
     assert "    # book/ch2.md · 2.3 Later" in alpha       # provenance of the merged members
     assert alpha.count("class A") == 1                    # extension merged, not repeated
+    assert "Doc of A, refined." in alpha and "Doc of A.\"" not in alpha   # docstring replaced
     ns = {}
     exec(compile(alpha, "alpha.py", "exec"), ns)
     a = ns["A"]()

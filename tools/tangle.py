@@ -149,7 +149,8 @@ class Block:
 
 @dataclass
 class ClassBlock(Block):
-    header: str = ""       # decorators, ``class X(...):`` line(s) and docstring
+    header: str = ""       # decorators and the ``class X(...):`` line(s)
+    doc: str = ""          # the docstring (a refining ``class X(X):`` may replace it)
     members: list = field(default_factory=list)   # Blocks, in order
 
 
@@ -286,13 +287,16 @@ class Book:
                                       f"already defined in dlbook.{m} at {c.path}:{c.line}")
             self.defined[(mod.name, n)] = cell
         if isinstance(node, ast.ClassDef):
-            members = [m for m in node.body
-                       if not (m is node.body[0] and isinstance(m, ast.Expr))]
+            members = [m for m in node.body if not (m is node.body[0] and self.is_docstring(m))]
             stop = node.end_lineno
             head_end = (members[0].lineno if members else stop + 1)
             head_end = min([head_end] + [d.lineno for m in members for d in getattr(m, "decorator_list", [])])
-            header = "\n".join(src_lines[first - 1:head_end - 1]).rstrip() + "\n"
-            block = ClassBlock(node.name, text, origin(cell), cell, header=header)
+            doc = node.body[0] if self.is_docstring(node.body[0]) else None
+            split = doc.lineno if doc else head_end
+            header = "\n".join(src_lines[first - 1:split - 1]).rstrip() + "\n"
+            block = ClassBlock(node.name, text, origin(cell), cell, header=header,
+                               doc="\n".join(src_lines[split - 1:head_end - 1]).rstrip() + "\n"
+                               if doc else "")
             for m, (_, mtext) in zip(members, segments(src_lines, members, stop)):
                 block.members.append(Block(self.member_name(m), mtext, origin(cell), cell))
             mod.blocks.append(block)
@@ -308,8 +312,10 @@ class Book:
                     f"export-{elsewhere[0]})" if elsewhere else "")
             raise TangleError(f"{where(cell, node.lineno)}: class {node.name}({node.name}) extends "
                               f"a class that no earlier cell exports to dlbook.{mod.name}{hint}")
-        members = [m for m in node.body if not (m is node.body[0] and isinstance(m, ast.Expr)
-                                                and isinstance(m.value, ast.Constant))]
+        members = [m for m in node.body if not (m is node.body[0] and self.is_docstring(m))]
+        if self.is_docstring(node.body[0]):                # a refined class gets the new docstring
+            d = node.body[0]
+            target.doc = "\n".join(src_lines[d.lineno - 1:d.end_lineno]).rstrip() + "\n"
         if not members:
             raise TangleError(f"{where(cell, node.lineno)}: class {node.name}({node.name}) adds nothing")
         note = f"    # {origin(cell)}\n"
@@ -321,6 +327,11 @@ class Book:
                 target.members.append(new)
             else:
                 target.members[old] = new
+
+    @staticmethod
+    def is_docstring(node):
+        return (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+                and isinstance(node.value.value, str))
 
     @staticmethod
     def names_of(node) -> list[str]:
@@ -424,6 +435,8 @@ class Book:
             emit(f"# {block.origin}", block.cell)
             if isinstance(block, ClassBlock):
                 emit(block.header.rstrip("\n"), block.cell)
+                if block.doc:
+                    emit(block.doc.rstrip("\n"), block.cell)
                 for m in block.members:
                     emit("", m.cell)
                     emit(m.text.rstrip("\n"), m.cell)
