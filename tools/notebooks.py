@@ -1,10 +1,11 @@
 #!/usr/bin/env python
 """Convert the book's MyST chapters to .ipynb (jupytext) so pytest's nbmake can execute them.
 
-    python tools/notebooks.py [OUT_DIR]      # default: _build/notebooks
+    python tools/notebooks.py [OUT_DIR]      # default: tests/chapters
 
 nbmake collects only ``.ipynb`` files; the chapters are MyST markdown, so the test command
-converts them first. Pages without code cells are skipped. Stale notebooks are removed.
+converts them first (into tests/chapters: nbmake refuses any path containing "_build").
+Pages without code cells are skipped. Stale notebooks are removed.
 """
 import sys
 from pathlib import Path
@@ -18,7 +19,7 @@ from tangle import toc_files  # noqa: E402
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    out = Path(argv[0]) if argv else ROOT / "_build" / "notebooks"
+    out = Path(argv[0]) if argv else ROOT / "tests" / "chapters"
     out.mkdir(parents=True, exist_ok=True)
     written = set()
     for page in toc_files(ROOT):

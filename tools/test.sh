@@ -5,5 +5,5 @@
 source "$(dirname "$0")/setup.sh"
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1   # 2 workers on 2 cores
 python tools/tangle.py --check
-python tools/notebooks.py _build/notebooks
-python -m pytest -n 2 --nbmake --nbmake-timeout=900 tests _build/notebooks "$@"
+python tools/notebooks.py tests/chapters
+python -m pytest -n 2 --nbmake --nbmake-timeout=900 tests "$@"
