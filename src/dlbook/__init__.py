@@ -3,7 +3,7 @@
 """dlbook: the NumPy deep-learning library of the dlbook book.
 Every module is tangled from the book's chapters (see each file's header):
     dlbook.neurons        book/ch02_perceptrons.md, book/ch03_sigmoid_neurons.md
-    dlbook.plotting       book/ch02_perceptrons.md, book/ch04_feedforward.md
+    dlbook.plotting       book/ch02_perceptrons.md, book/ch04_feedforward.md, book/ch05_gradient_descent.md
     dlbook.nn             book/ch04_feedforward.md
     dlbook.optimizers     book/ch04_feedforward.md, book/ch05_gradient_descent.md, book/ch06_adaptive.md
     dlbook.gradcheck      book/ch04_feedforward.md
