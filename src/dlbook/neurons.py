@@ -443,8 +443,10 @@ class PerceptronNetwork:
 def sigmoid(z):
     """Logistic function sigma(z) = 1 / (1 + exp(-z)), element-wise (notes §3.1).
 
-    Numerically stable (eq. ``eq-ch03-stable-sigmoid`` of chapter 3): ``exp`` is only taken of
-    -|z| <= 0, so ``sigmoid(-1e4) == 0.0`` and ``sigmoid(1e4) == 1.0`` without overflow warnings.
+    Numerically safe (chapter 3, "A numerically stable sigmoid"): for z < -709.78 (float64)
+    ``exp(-z)`` overflows to inf and 1 / (1 + inf) = 0 is the correct limit, so the overflow is
+    not reported; ``sigmoid(-1e4) == 0.0`` and ``sigmoid(1e4) == 1.0``, no warnings. Results
+    below the smallest normal number (~1e-308 in float64) come out as 0.
     Floating-point input keeps its dtype, integer or boolean input becomes float64; a scalar
     in gives a scalar out.
     """
@@ -453,10 +455,8 @@ def sigmoid(z):
         raise TypeError(f"z: expected real numbers, got an array of dtype {z.dtype}")
     if z.dtype.kind != "f":
         z = z.astype(np.float64)
-    with np.errstate(under="ignore"):  # exp(-|z|) -> 0 for |z| > ~745 is the correct limit
-        e = np.exp(-np.abs(z))
-        out = np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-    return out.astype(z.dtype, copy=False)[()]
+    with np.errstate(over="ignore", under="ignore"):  # e^{-z} = inf or 0: both limits are right
+        return (1 / (1 + np.exp(-z)))[()]
 
 
 # book/ch03_sigmoid_neurons.md · A sigmoid neuron in code

@@ -100,19 +100,22 @@ class SGD(Optimizer):
     def step(self):
         """One update of every parameter from its current ``.grad``."""
         self.t += 1
+        # Python floats take the parameters' dtype: a NumPy float64 lr (say, from np.logspace)
+        # would turn lr * g of a float32 model into a float64 temporary.
+        lr, beta, lam = float(self.lr), float(self.momentum), float(self.weight_decay)
         for p, state in zip(self.params, self.state):
             g = p.grad
-            if self.weight_decay != 0:
-                g = g + self.weight_decay * p.data
-            if self.momentum != 0:
+            if lam != 0:
+                g = g + lam * p.data
+            if beta != 0:
                 u = state.get("momentum_buffer")
                 if u is None:                       # u_0 = g_0  (u_{-1} = 0)
                     u = state["momentum_buffer"] = np.array(g, dtype=p.data.dtype, copy=True)
                 else:                               # u_t = beta u_{t-1} + g_t
-                    u *= self.momentum
+                    u *= beta
                     u += g
-                g = g + self.momentum * u if self.nesterov else u
-            p.data -= self.lr * g
+                g = g + beta * u if self.nesterov else u
+            p.data -= lr * g
 
 
 # book/ch05_gradient_descent.md · Annealing: step decay
