@@ -566,3 +566,17 @@ def test_gradcheck_with_several_inputs_and_parameters_only():
         gradcheck(Bilinear(), x, y, wrt=(2,))
     with pytest.raises(ValueError, match=r"wrt: backward returned no gradient for inputs\[1\]"):
         gradcheck(OnlyFirst(), x, y, wrt=(0, 1))
+
+
+def test_numpy_scalar_hyper_parameters_become_python_numbers():
+    """A NumPy float64 lr (e.g. from np.logspace, or set by a schedule) would make ``lr * g`` of a
+    float32 model a float64 temporary (NumPy 2 promotion): optimizers keep Python numbers."""
+    from dlbook.optimizers import Adam
+    p = Parameter(np.ones(4, dtype=np.float32))
+    for opt in (SGD([p], lr=np.float64(0.1), momentum=np.float64(0.9)),
+                Adam([p], lr=np.logspace(-3, -1, 3)[1])):
+        assert type(opt.lr) is float
+        opt.lr = np.float64(0.01)                         # what a schedule may assign
+        assert type(opt.lr) is float and opt.lr == 0.01
+        assert (opt.lr * p.grad).dtype == np.float32
+    assert type(SGD([p], lr=0.1, momentum=np.float64(0.9)).momentum) is float

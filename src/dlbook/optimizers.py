@@ -33,6 +33,13 @@ class Optimizer:
         self.state = [dict() for _ in self.params]
         self.t = 0
 
+    def __setattr__(self, name, value):
+        # Hyper-parameters stay Python numbers: under NumPy 2's promotion rules a NumPy float64
+        # lr (from np.logspace, say) would turn lr * g of a float32 model into float64.
+        if isinstance(value, np.generic):
+            value = value.item()
+        super().__setattr__(name, value)
+
     def zero_grad(self):
         """Reset every parameter's gradient to zero (gradients accumulate in ``backward``)."""
         for p in self.params:
@@ -100,9 +107,7 @@ class SGD(Optimizer):
     def step(self):
         """One update of every parameter from its current ``.grad``."""
         self.t += 1
-        # Python floats take the parameters' dtype: a NumPy float64 lr (say, from np.logspace)
-        # would turn lr * g of a float32 model into a float64 temporary.
-        lr, beta, lam = float(self.lr), float(self.momentum), float(self.weight_decay)
+        lr, beta, lam = self.lr, self.momentum, self.weight_decay
         for p, state in zip(self.params, self.state):
             g = p.grad
             if lam != 0:
