@@ -145,6 +145,16 @@ def test_small_learning_rate_is_slower():
     assert slow["loss"][-1] > 1e3 * fast["loss"][-1]
 
 
+def test_too_large_learning_rate_overshoots_and_stalls():
+    """Chapter 3, "The learning rate": eta = 80 > 2 / lambda_max (about 50) does not reach the
+    minimum; the loss rises at some step and ends on the plateau where f(x_2) is close to 1."""
+    big = SigmoidNeuron(weight=-2.0, bias=-2.0)
+    run = big.fit(X_TOY, Y_TOY, lr=80.0, max_iterations=1000)
+    assert np.any(np.diff(run["loss"]) > 0)                     # not a descent any more
+    assert run["loss"][-1] > 1e-3
+    assert big(X_TOY)[1] > 0.99
+
+
 def test_gradient_descent_decreases_loss_on_random_data():
     rng = np.random.default_rng(3)
     X = rng.normal(size=(100, 4))

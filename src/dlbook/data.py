@@ -9,8 +9,8 @@ import numpy as np
 def load_digits_split(test_size=0.25, val_size=0.0, seed=0, dtype=np.float64, return_stats=False):
     """scikit-learn's 8×8 digits (1797 images, 10 classes) split and standardized (chapter 4).
 
-    Stratified split with ``np.random.default_rng(seed)``-independent scikit-learn shuffling
-    fixed by ``seed``: ``test_size`` and ``val_size`` are fractions of the whole set. Every pixel
+    Stratified split by scikit-learn's ``train_test_split(..., random_state=seed)``; ``test_size``
+    and ``val_size`` are fractions of the whole set. Every pixel
     is standardized with the mean and standard deviation of the training rows (constant pixels
     get std 1). Returns ``X_train, X_test, y_train, y_test`` — or, if ``val_size > 0``,
     ``X_train, X_val, X_test, y_train, y_val, y_test`` — with X of shape (n, 64) and ``dtype``,

@@ -684,12 +684,19 @@ def fit(model, loss_fn, optimizer, X, y, *, epochs, batch_size=32, rng=None, X_v
 
 # book/ch04_feedforward.md · A training routine
 def _log_epoch(history, epochs, metric_name):
-    """One compact progress line on stdout."""
+    """One progress line on stdout, short enough for a book page: epoch | training | validation | time."""
     width = len(str(epochs))
-    parts = [f"epoch {history['epoch'][-1]:>{width}}/{epochs}", f"loss {history['loss'][-1]:.4f}"]
-    for key in (metric_name, "val_loss", "val_" + str(metric_name)):
-        if key in history and history[key]:
-            v = history[key][-1]
-            parts.append(f"{key} {v:.2%}" if key.endswith("accuracy") else f"{key} {v:.4f}")
-    parts.append(f"{history['time'][-1]:.1f} s")
-    print(" | ".join(parts), file=sys.stdout, flush=True)
+
+    def group(keys):
+        items = []
+        for key in keys:
+            if key in history and history[key]:
+                v = history[key][-1]
+                items.append(f"{key.replace('accuracy', 'acc')} {v:.2%}" if key.endswith("accuracy")
+                             else f"{key} {v:.4f}")
+        return " ".join(items)
+
+    parts = [f"epoch {history['epoch'][-1]:>{width}}/{epochs}",
+             group(("loss", metric_name)), group(("val_loss", "val_" + str(metric_name))),
+             f"{history['time'][-1]:.1f} s"]
+    print(" | ".join(p for p in parts if p), file=sys.stdout, flush=True)

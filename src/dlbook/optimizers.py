@@ -86,7 +86,7 @@ class SGD(Optimizer):
           ``u_t = momentum * u_{t-1} + g_t``,  ``w_{t+1} = w_t - lr * u_t``, with ``u_0 = g_0``;
         * ``nesterov=True`` (NAG rewritten without the look-ahead, eq. ``eq-ch05-nag-torch``):
           the same ``u_t``, then ``w_{t+1} = w_t - lr * (g_t + momentum * u_t)``;
-        * ``momentum=0``: plain gradient descent, ``w_{t+1} = w_t - lr * g_t`` (Algorithm 3).
+        * ``momentum=0``: plain gradient descent, ``w_{t+1} = w_t - lr * g_t`` (the notes' Algorithm 3).
 
         The velocity of ``params[i]`` is ``self.state[i]["momentum_buffer"]``; the semantics are
         exactly those of ``torch.optim.SGD`` with ``dampening=0`` (the notes have no dampening).
@@ -239,6 +239,30 @@ class ReduceLROnPlateau(LRScheduler):
                 self.optimizer.lr = new
             self.cooldown_counter = self.cooldown
             self.num_bad_epochs = 0
+
+
+# book/ch05_gradient_descent.md · Annealing: step decay
+class ReduceLROnRise(LRScheduler):
+    """Step decay on a rise of the validation loss, the notes' rule (§5.4).
+
+    ``step(metric)`` after each epoch: if ``metric`` is higher than the previous epoch's,
+    ``lr <- lr * factor`` (the notes halve: ``factor=0.5``). Unlike :class:`ReduceLROnPlateau`,
+    the comparison is with the previous epoch, not with the best one. (Not in PyTorch.)
+    """
+
+    def __init__(self, optimizer, factor=0.5):
+        if not 0 < factor < 1:
+            raise ValueError(f"factor: expected a value in (0, 1), got {factor}")
+        super().__init__(optimizer)
+        self.factor = factor
+        self.previous = None
+
+    def step(self, metric):
+        metric = float(metric)
+        self.last_epoch += 1
+        if self.previous is not None and metric > self.previous:
+            self.optimizer.lr *= self.factor
+        self.previous = metric
 
 
 # book/ch05_gradient_descent.md · Exponential decay and 1/t decay
@@ -420,6 +444,13 @@ class AdaptiveOptimizer(Optimizer):
             return p.grad + self.weight_decay * p.data
         return p.grad
 
+    def _root(self, v):
+        """The denominator of AdaGrad, RMSProp and Adam: ``sqrt(v + eps)`` as the notes write it,
+        ``sqrt(v) + eps`` with ``variant="torch"``."""
+        if self.variant == "notes":
+            return np.sqrt(v + self.eps)
+        return np.sqrt(v) + self.eps
+
 
 # book/ch06_adaptive.md · The update rule
 class Adagrad(AdaptiveOptimizer):
@@ -446,11 +477,7 @@ class Adagrad(AdaptiveOptimizer):
             g = self._gradient(p)
             v = state["sum"]
             v += g * g
-            if self.variant == "notes":
-                denom = np.sqrt(v + self.eps)
-            else:
-                denom = np.sqrt(v) + self.eps
-            p.data -= eta * (g / denom)
+            p.data -= eta * (g / self._root(v))
 
 
 # book/ch06_adaptive.md · 6.2 RMSProp
@@ -482,10 +509,7 @@ class RMSprop(AdaptiveOptimizer):
                 gbar = state["grad_avg"]
                 gbar += (1 - a) * (g - gbar)
                 v = v - gbar * gbar
-            if self.variant == "notes":
-                denom = np.sqrt(v + self.eps)
-            else:
-                denom = np.sqrt(v) + self.eps
+            denom = self._root(v)
             if self.momentum > 0:
                 buf = state["momentum_buffer"]
                 buf[...] = self.momentum * buf + g / denom
@@ -551,11 +575,7 @@ class Adam(AdaptiveOptimizer):
                 vmax = state["max_exp_avg_sq"]
                 np.maximum(vmax, v, out=vmax)
                 v = vmax
-            if self.variant == "notes":
-                p.data -= self.lr * (m / bc1) / np.sqrt(v / bc2 + self.eps)
-            else:
-                denom = np.sqrt(v) / np.sqrt(bc2) + self.eps
-                p.data -= (self.lr / bc1) * (m / denom)
+            p.data -= self.lr * (m / bc1) / self._root(v / bc2)
 
 
 # book/ch06_adaptive.md · MaxProp
