@@ -2,6 +2,10 @@
 
 Same settings as the ``DIGITS`` dictionary of book/ch04_feedforward.md (experiment section).
 """
+import ast
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -11,6 +15,15 @@ from dlbook.optimizers import SGD
 
 DIGITS = dict(test_size=0.25, val_size=0.1, sizes=[64, 32, 10], activation="tanh", lr=0.05,
               epochs=100, batch_size=32, seed=0)
+CHAPTER = Path(__file__).resolve().parent.parent / "book" / "ch04_feedforward.md"
+
+
+def test_settings_are_the_chapters():
+    """The chapter says this test trains exactly its network: the two DIGITS must agree."""
+    found = re.findall(r"^DIGITS = (dict\(.*?\))\n", CHAPTER.read_text(), flags=re.S | re.M)
+    assert len(found) == 1, found
+    call = ast.parse(found[0], mode="eval").body
+    assert {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords} == DIGITS
 
 
 def test_load_digits_split_is_standardized_on_train_only():

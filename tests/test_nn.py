@@ -402,6 +402,10 @@ def test_bad_input_errors():
         MSELoss("avg")
     with pytest.raises(TypeError, match="data: expected a floating-point array"):
         Parameter(np.arange(3))
+    with pytest.raises(ValueError, match="activation: expected 'tanh', 'sigmoid' or a Module class"):
+        mlp([3, 4, 2], activation="relu")
+    with pytest.raises(ValueError, match=r"layer_sizes: expected at least \(n_0, n_L\)"):
+        mlp([3])
 
 
 # ----------------------------------------------------------------------------- fit and optimizers
@@ -417,7 +421,10 @@ def test_fit_learns_and_records_history(capsys):
                callback=lambda info: updates.append(info["updates"]) if info["event"] == "update" else None)
     out = capsys.readouterr()
     assert out.err == ""
-    assert len(out.out.strip().splitlines()) == 3 and "epoch 60/60" in out.out
+    lines = out.out.strip().splitlines()
+    assert len(lines) == 3 and lines[-1].startswith("epoch 60/60 | loss ")
+    assert " acc " in lines[-1] and " val_acc " in lines[-1]
+    assert max(map(len, lines)) <= 80                  # fits a book page without scrolling
     assert set(hist) == {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "updates", "time"}
     assert len(hist["loss"]) == 60 and hist["updates"][-1] == 600 and updates == list(range(1, 601))
     assert hist["loss"][-1] < 0.5 * hist["loss"][0]
@@ -511,6 +518,30 @@ def test_accuracy_helper():
     out = np.array([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]])
     assert accuracy(out, np.array([1, 0, 0])) == pytest.approx(2 / 3)
     assert accuracy(out, np.eye(2)[[1, 0, 1]]) == 1.0
+
+
+def test_draw_model_reads_the_model():
+    """Figure 6's counterpart: widths, weights and layer captions come from the model object."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from dlbook.plotting import draw_model
+
+    net = mlp([4, 5, 5, 3], activation="sigmoid", rng=rng(0))
+    fig, ax = plt.subplots()
+    assert draw_model(net, ax=ax) is ax
+    assert [len(c.get_segments()) for c in ax.collections] == [4 * 5, 5 * 5, 5 * 3]
+    widths = ax.collections[2].get_linewidths()       # edge width grows with |W_3[m, j]|
+    order = np.argsort(np.abs(net[4].weight.data).ravel())
+    assert widths[order[-1]] > widths[order[0]]
+    names = [t.get_text() for t in ax.texts]
+    assert names == [r"$h_0 = x$", r"$h_{1} = \sigma(a_{1})$", r"$h_{2} = \sigma(a_{2})$", r"$a_{3}$"]
+    ax.clear()
+    draw_model(mlp([2, 3, 1], activation="tanh", rng=rng(0)), ax=ax)
+    assert r"$h_{1} = \tanh(a_{1})$" in [t.get_text() for t in ax.texts]
+    plt.close(fig)
+    with pytest.raises(ValueError, match="model: expected a model with Linear layers"):
+        draw_model(Sequential(Tanh()))
 
 
 def test_module_repr_and_base_errors():
