@@ -10,8 +10,8 @@ import torch
 
 from dlbook.nn import Parameter
 from dlbook.optimizers import (SGD, ExponentialDecayLR, ExponentialLR, InverseTimeLR,
-                               LineSearchSGD, LRScheduler, ReduceLROnPlateau, StepLR,
-                               SutskeverMomentum)
+                               LineSearchSGD, LRScheduler, ReduceLROnPlateau, ReduceLROnRise,
+                               StepLR, SutskeverMomentum)
 
 SHAPES = [(3, 4), (4,), (2, 3, 2), (1,)]
 
@@ -211,6 +211,7 @@ def test_sgd_empty_params():
     (lambda o: ReduceLROnPlateau(o, threshold_mode="relative"), "threshold_mode"),
     (lambda o: ReduceLROnPlateau(o, threshold=-0.1), "threshold"),
     (lambda o: SutskeverMomentum(o, mu_max=1.0), "mu_max"),
+    (lambda o: ReduceLROnRise(o, factor=1.5), "factor"),
 ])
 def test_scheduler_invalid_arguments(make, name):
     opt = SGD(make_params(), lr=0.1, momentum=0.5)
@@ -302,6 +303,31 @@ def test_reduce_lr_on_plateau_matches_torch(kwargs):
     np.testing.assert_array_equal(a, b)
     if kwargs:
         assert a[-1] < a[0]
+
+
+@pytest.mark.parametrize("factor", [0.5, 0.3])
+def test_reduce_lr_on_rise_is_the_notes_rule(factor):
+    """§5.4: halve the rate after an epoch whose validation loss is higher than the previous one."""
+    m = plateau_metrics()
+    got = lr_sequence_ours(lambda o: ReduceLROnRise(o, factor=factor), len(m), metrics=m)
+    lr, expected = 0.5, [0.5]
+    for e in range(len(m)):
+        if e > 0 and m[e] > m[e - 1]:
+            lr = lr * factor
+        expected.append(lr)
+    np.testing.assert_array_equal(got, expected)
+    assert got[-1] < got[0]
+
+
+def test_reduce_lr_on_rise_differs_from_plateau_after_a_rise():
+    """A rise, then a fall to a value still above the best: the notes' rule halves once,
+    ReduceLROnPlateau(patience=0, threshold=0) after every epoch that misses the best."""
+    m = [1.0, 1.2, 1.1, 1.05]
+    rise = lr_sequence_ours(lambda o: ReduceLROnRise(o), len(m), metrics=m, lr=1.0)
+    plateau = lr_sequence_ours(lambda o: ReduceLROnPlateau(o, factor=0.5, patience=0, threshold=0.0),
+                               len(m), metrics=m, lr=1.0)
+    np.testing.assert_array_equal(rise, [1.0, 1.0, 0.5, 0.5, 0.5])
+    np.testing.assert_array_equal(plateau, [1.0, 1.0, 0.5, 0.25, 0.125])
 
 
 def test_notes_forms_against_formulas():
@@ -414,6 +440,7 @@ def test_resumed_optimizer_continues_bit_for_bit(kwargs):
     (lambda o: InverseTimeLR(o, k=0.2), False),
     (lambda o: SutskeverMomentum(o, mu_max=0.99, period=7), False),
     (lambda o: ReduceLROnPlateau(o, factor=0.5, patience=1, threshold=0.0, cooldown=2), True),
+    (lambda o: ReduceLROnRise(o, factor=0.7), True),
 ])
 def test_resumed_scheduler_continues_bit_for_bit(make, metric):
     g = grad_fn()
@@ -449,7 +476,7 @@ def test_resumed_scheduler_continues_bit_for_bit(make, metric):
 
 def test_schedulers_subclass_lrscheduler():
     for cls in (StepLR, ExponentialLR, ExponentialDecayLR, InverseTimeLR, ReduceLROnPlateau,
-                SutskeverMomentum):
+                ReduceLROnRise, SutskeverMomentum):
         assert issubclass(cls, LRScheduler)
 
 
