@@ -5,8 +5,8 @@
 
 Serves the HTML on 127.0.0.1 and blocks every request to any other host. Fails (exit 1) when a
 page logs a console error or throws, a request is blocked or fails (the book must work offline),
-math on the page is not typeset by the bundled MathJax, an image does not load, or an exported
-cell has no dlbook badge.
+math on the page is not typeset by the bundled MathJax, an image does not load, an exported
+cell has no dlbook badge, or a heading shows Sphinx's section number before the notes' own.
 """
 import argparse
 import functools
@@ -59,6 +59,9 @@ def check_page(page, url: str) -> list[str]:
         .filter(c => !c.querySelector(':scope > .dlbook-badge')).length""")
     if unbadged:
         problems.append(f"{unbadged} exported cell(s) without a dlbook badge")
+    doubled = page.evaluate(r"""[document.title, ...[...document.querySelectorAll('h1, h2, h3, nav a')]
+        .map(e => e.textContent.trim())].filter(t => /^\d+(\.\d+)*\.\s+\d/.test(t))""")
+    problems += [f"heading numbered twice (Sphinx's number before the notes'): {t!r}" for t in doubled]
     return problems
 
 

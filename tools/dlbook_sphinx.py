@@ -7,7 +7,8 @@ modules a chapter imports (transitively, through the package's own imports), app
 cell holding a hash of their source to the page, and record the files as dependencies of the
 page: a change in any of them makes Sphinx re-read the page and the cache miss, so it re-executes.
 
-It also removes sphinx-thebe's assets from the pages (see ``drop_thebe``).
+It also removes sphinx-thebe's assets from the pages (see ``drop_thebe``) and keeps chapter
+numbers for figures but not for headings (see ``keep_only_figure_numbers``).
 """
 import hashlib
 import re
@@ -65,7 +66,27 @@ def drop_thebe(app, pagename, templatename, context, doctree):
                             and "thebe" not in getattr(f, "attributes", {}).get("body", "").lower()]
 
 
+def keep_only_figure_numbers(app, env):
+    """Number figures, equations and algorithms by chapter ("Fig. 4.2") without numbering headings.
+
+    Sphinx prefixes figure numbers with section numbers only inside a numbered toctree (``numbered:
+    true`` in ``_toc.yml``), and then also writes those numbers before every heading and toctree
+    entry. Our headings carry the notes' section numbers already ("2.1 Biological neurons"), so
+    once the figure numbers are assigned we drop the section numbers.
+    """
+    env.toc_secnumbers = {}
+    for title in env.titles.values():                 # page <title> and prev/next links
+        title.attributes.pop("secnumber", None)
+    for toc in env.tocs.values():
+        for node in toc.findall():
+            if "secnumber" in getattr(node, "attributes", {}):
+                del node["secnumber"]
+    return []
+
+
 def setup(app):
+    # After Sphinx's TocTreeCollector (priority 500) assigned section and figure numbers.
+    app.connect("env-get-updated", keep_only_figure_numbers, priority=900)
     app.connect("source-read", stamp)
     app.connect("html-page-context", drop_thebe, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
