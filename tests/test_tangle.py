@@ -230,11 +230,14 @@ def test_unclosed_fence_and_bad_options(tmp_path, capsys):
 
 
 def test_headings_inside_code_do_not_count_as_sections(tmp_path):
-    body = ("# 1 One\n\n## 1.4 Real section\n\n```python\n# not a heading\n```\n\n"
-            + cell("# a comment\ndef f():\n    return 1", ["export-alpha"]))
+    body = ("# 1 One\n\n## 1.4 Real section\n\n### A detail\n\n```python\n# not a heading\n```\n\n"
+            + cell("# a comment\ndef f():\n    return 1", ["export-alpha"])
+            + "\n## 1.5 Next\n\n" + cell("def g():\n    return 2", ["export-alpha"]))
     root = make_book(tmp_path, {"ch1": body})
     assert run(root) == 0
-    assert "# book/ch1.md · 1.4 Real section" in src(root, "alpha")
+    alpha = src(root, "alpha")
+    assert "# book/ch1.md · 1.4 Real section › A detail\n" in alpha     # the section path
+    assert "# book/ch1.md · 1.5 Next\n" in alpha                        # deeper levels reset
 
 
 def test_the_real_book_is_tangled():

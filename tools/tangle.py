@@ -82,7 +82,7 @@ def toc_files(root: Path) -> list[Path]:
 def read_cells(path: Path, rel: str) -> list[Cell]:
     """The code cells of a MyST markdown notebook, with their tags and enclosing section."""
     lines = path.read_text(encoding="utf-8").splitlines()
-    cells, section, i = [], "", 0
+    cells, headings, i = [], {}, 0          # headings: level -> title of the current one
     if lines and lines[0].strip() == "---":          # front matter
         i = next((k for k in range(1, len(lines)) if lines[k].strip() == "---"), 0) + 1
     while i < len(lines):
@@ -90,7 +90,9 @@ def read_cells(path: Path, rel: str) -> list[Cell]:
         if not m:
             h = re.match(r"^(#{1,6})\s+(.*)$", lines[i])
             if h:
-                section = h.group(2).strip()
+                level = len(h.group(1))
+                headings = {k: v for k, v in headings.items() if k < level}
+                headings[level] = h.group(2).strip()
             i += 1
             continue
         fence, directive = m.group(1), (m.group(2) or "")
@@ -101,6 +103,9 @@ def read_cells(path: Path, rel: str) -> list[Cell]:
         if j == len(lines):
             raise TangleError(f"{rel}:{i + 1}: code fence {fence} is never closed")
         if directive == "{code-cell}":
+            # "5.4 Scheduling the learning rate › Step decay": the section path below the title
+            section = " › ".join(t for k, t in sorted(headings.items()) if k > 1) \
+                or headings.get(1, "")
             cells.append(parse_code_cell(lines, i, j, rel, section))
         i = j + 1
     return cells

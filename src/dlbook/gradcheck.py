@@ -5,7 +5,7 @@
 import numpy as np
 
 
-# book/ch04_feedforward.md · Checking gradients numerically
+# book/ch04_feedforward.md · 4.3 Backpropagation › Checking gradients numerically
 def gradcheck(module, *inputs, wrt=(0,), eps=1e-6, seed=0, check_params=True, return_errors=False):
     """Compare ``module.backward`` with central differences, in float64 (§4.3).
 

@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
-# book/ch02_perceptrons.md · The McCulloch–Pitts neuron
+# book/ch02_perceptrons.md · 2.1 Biological neurons › The McCulloch–Pitts neuron
 def _values(a, limit=6):
     """A short list of the distinct values of ``a``, for error messages."""
     u = np.unique(a)
     return u[:limit].tolist() + (["..."] if len(u) > limit else [])
 
 
-# book/ch02_perceptrons.md · The McCulloch–Pitts neuron
+# book/ch02_perceptrons.md · 2.1 Biological neurons › The McCulloch–Pitts neuron
 def _as_samples(X, n_features, name="X", values=None):
     """Check ``X`` and return it as a 2-D float array of shape (n_samples, n_features).
 
@@ -46,7 +46,7 @@ def _as_samples(X, n_features, name="X", values=None):
     return a2.astype(float), single
 
 
-# book/ch02_perceptrons.md · The McCulloch–Pitts neuron
+# book/ch02_perceptrons.md · 2.1 Biological neurons › The McCulloch–Pitts neuron
 def _as_labels(y, n_samples, name="y"):
     """Check binary targets: a 1-D array of n_samples labels in {0, 1}."""
     a = np.asarray(y)
@@ -64,14 +64,14 @@ def _as_labels(y, n_samples, name="y"):
     return a.astype(int)
 
 
-# book/ch02_perceptrons.md · The McCulloch–Pitts neuron
+# book/ch02_perceptrons.md · 2.1 Biological neurons › The McCulloch–Pitts neuron
 def _check_count(value, name, low=1):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
         raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
     return int(value)
 
 
-# book/ch02_perceptrons.md · The McCulloch–Pitts neuron
+# book/ch02_perceptrons.md · 2.1 Biological neurons › The McCulloch–Pitts neuron
 def boolean_inputs(n):
     """All 2**n binary inputs of n variables, in the row order of the notes' Tables 1-3.
 
@@ -82,7 +82,7 @@ def boolean_inputs(n):
     return (np.arange(2 ** n)[:, None] >> np.arange(n)) & 1
 
 
-# book/ch02_perceptrons.md · The McCulloch–Pitts neuron
+# book/ch02_perceptrons.md · 2.1 Biological neurons › The McCulloch–Pitts neuron
 class MPNeuron:
     """McCulloch-Pitts neuron (notes §2.1).
 
@@ -182,7 +182,7 @@ class Perceptron:
         return (f"Perceptron(in_features={self.in_features}, weight={np.round(self.weight, 4)}, "
                 f"bias={self.bias:.4g})")
 
-    # book/ch02_perceptrons.md · Implementation
+    # book/ch02_perceptrons.md · 2.3 Perceptron learning algorithm › Implementation
     def fit(self, X, y, *, order="random", max_epochs=1000, on_nonconvergence="warn",
             record=False):
         """Perceptron learning, the notes' Algorithm 1 (§2.3), from the current weights.
@@ -229,12 +229,12 @@ class Perceptron:
         return result
 
 
-# book/ch02_perceptrons.md · Implementation
+# book/ch02_perceptrons.md · 2.3 Perceptron learning algorithm › Implementation
 class ConvergenceWarning(UserWarning):
     """The perceptron learning algorithm reached its epoch cap without converging (§2.3)."""
 
 
-# book/ch02_perceptrons.md · Implementation
+# book/ch02_perceptrons.md · 2.3 Perceptron learning algorithm › Implementation
 @dataclass
 class FitResult:
     """What a run of the perceptron learning algorithm did (notes §2.3, Algorithms 1 and 2).
@@ -261,7 +261,7 @@ class FitResult:
                 f"updates={self.updates}, mistakes_in_last_epoch={last})")
 
 
-# book/ch02_perceptrons.md · Implementation
+# book/ch02_perceptrons.md · 2.3 Perceptron learning algorithm › Implementation
 def _check_fit_options(order, max_epochs, on_nonconvergence="ignore"):
     if order not in ("random", "cyclic"):
         raise ValueError(f"order: expected 'random' or 'cyclic', got {order!r}")
@@ -271,7 +271,7 @@ def _check_fit_options(order, max_epochs, on_nonconvergence="ignore"):
                          f"got {on_nonconvergence!r}")
 
 
-# book/ch02_perceptrons.md · Convergence
+# book/ch02_perceptrons.md · 2.3 Perceptron learning algorithm › Convergence
 def modified_inputs(X, y, *, normalize=False):
     """The set P' = P u N^- of the notes' Algorithm 2 (§2.3): each sample extended by x_0 = 1,
     negated if its label is 0, and scaled to unit length if ``normalize``. Shape
@@ -282,7 +282,7 @@ def modified_inputs(X, y, *, normalize=False):
     return P / np.linalg.norm(P, axis=1, keepdims=True) if normalize else P
 
 
-# book/ch02_perceptrons.md · Convergence
+# book/ch02_perceptrons.md · 2.3 Perceptron learning algorithm › Convergence
 def modified_perceptron(P, *, w=None, order="cyclic", max_epochs=1000, rng=0):
     """The notes' Algorithm 2 (§2.3): look for w with w.p > 0 for every row p of P.
 
@@ -439,7 +439,7 @@ class PerceptronNetwork:
         return result
 
 
-# book/ch03_sigmoid_neurons.md · A numerically stable sigmoid
+# book/ch03_sigmoid_neurons.md · 3.1 What are they? › A numerically stable sigmoid
 def sigmoid(z):
     """Logistic function sigma(z) = 1 / (1 + exp(-z)), element-wise (notes §3.1).
 
@@ -459,7 +459,7 @@ def sigmoid(z):
         return (1 / (1 + np.exp(-z)))[()]
 
 
-# book/ch03_sigmoid_neurons.md · A sigmoid neuron in code
+# book/ch03_sigmoid_neurons.md · 3.3 Learning parameters › A sigmoid neuron in code
 class SigmoidNeuron:
     """A single sigmoid neuron f(x) = sigma(w^T x + b) trained by gradient descent (notes §3.3).
 

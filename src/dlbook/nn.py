@@ -16,7 +16,7 @@ import numpy as np
 from dlbook.neurons import sigmoid
 
 
-# book/ch04_feedforward.md · Parameters, modules and layers
+# book/ch04_feedforward.md · 4.1 Structure of a feed-forward network › Parameters, modules and layers
 class Parameter:
     """A learnable array of θ (a weight matrix W_i or a bias b_i of §4.1) and its gradient.
 
@@ -43,7 +43,7 @@ class Parameter:
         return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
 
 
-# book/ch04_feedforward.md · Parameters, modules and layers
+# book/ch04_feedforward.md · 4.1 Structure of a feed-forward network › Parameters, modules and layers
 class Module:
     """Base class of layers, networks and losses (notes §4.1; backward pass §4.3).
 
@@ -176,7 +176,7 @@ class Module:
         return self
 
 
-# book/ch04_feedforward.md · Parameters, modules and layers
+# book/ch04_feedforward.md · 4.1 Structure of a feed-forward network › Parameters, modules and layers
 def _as_float_array(x, dtype, name):
     """``x`` as an array of the layer's dtype (no copy if it already is one)."""
     x = np.asarray(x)
@@ -187,7 +187,7 @@ def _as_float_array(x, dtype, name):
     return x
 
 
-# book/ch04_feedforward.md · Parameters, modules and layers
+# book/ch04_feedforward.md · 4.1 Structure of a feed-forward network › Parameters, modules and layers
 class Linear(Module):
     """Fully connected layer a = W h + b, the pre-activation a_i = b_i + W_i h_{i-1} (§4.1).
 
@@ -225,7 +225,7 @@ class Linear(Module):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}")
 
-    # book/ch04_feedforward.md · Gradient with respect to the parameters
+    # book/ch04_feedforward.md · 4.3 Backpropagation › Gradient with respect to the parameters
     def backward(self, grad_output, input_grad=True):
         """Notes' Algorithm 6, lines 3-5, for a batch: ∇W += G^T H, ∇b += Σ_rows G, returns ∇H = G W.
 
@@ -245,7 +245,7 @@ class Linear(Module):
         return g @ W if input_grad else None
 
 
-# book/ch04_feedforward.md · Parameters, modules and layers
+# book/ch04_feedforward.md · 4.1 Structure of a feed-forward network › Parameters, modules and layers
 class Sigmoid(Module):
     """Logistic activation g(a) = 1 / (1 + e^{-a}), element-wise (§3, §4.1)."""
 
@@ -254,7 +254,7 @@ class Sigmoid(Module):
         self._cache = (h,)
         return h
 
-    # book/ch04_feedforward.md · Gradient with respect to the hidden units
+    # book/ch04_feedforward.md · 4.3 Backpropagation › Gradient with respect to the hidden units
     def backward(self, grad_output):
         """∂L/∂a = ∂L/∂h ⊙ g'(a) with g'(a) = g(a)(1 − g(a)) (§4.3; notes' Algorithm 6, line 6)."""
         (h,) = self._saved()
@@ -265,7 +265,7 @@ class Sigmoid(Module):
         return d
 
 
-# book/ch04_feedforward.md · Parameters, modules and layers
+# book/ch04_feedforward.md · 4.1 Structure of a feed-forward network › Parameters, modules and layers
 class Tanh(Module):
     """Hyperbolic tangent activation g(a) = tanh(a), element-wise (§4.1)."""
 
@@ -274,7 +274,7 @@ class Tanh(Module):
         self._cache = (h,)
         return h
 
-    # book/ch04_feedforward.md · Gradient with respect to the hidden units
+    # book/ch04_feedforward.md · 4.3 Backpropagation › Gradient with respect to the hidden units
     def backward(self, grad_output):
         """∂L/∂a = ∂L/∂h ⊙ (1 − tanh²(a)) (§4.3; notes' Algorithm 6, line 6)."""
         (h,) = self._saved()
@@ -284,7 +284,7 @@ class Tanh(Module):
         return d
 
 
-# book/ch04_feedforward.md · Parameters, modules and layers
+# book/ch04_feedforward.md · 4.1 Structure of a feed-forward network › Parameters, modules and layers
 class Sequential(Module):
     """A chain of modules h_L = f_L(... f_1(h_0)); forward is Algorithm 5, backward Algorithm 6."""
 
@@ -316,7 +316,7 @@ class Sequential(Module):
             h = layer(h)
         return h
 
-    # book/ch04_feedforward.md · Forward and backward propagation
+    # book/ch04_feedforward.md · 4.3 Backpropagation › Forward and backward propagation
     def backward(self, grad_output, input_grad=True):
         """Algorithm 6: from ∂L/∂h_L back through every module; returns ∂L/∂h_0.
 
@@ -334,7 +334,7 @@ class Sequential(Module):
         return first.backward(g)
 
 
-# book/ch04_feedforward.md · Parameters, modules and layers
+# book/ch04_feedforward.md · 4.1 Structure of a feed-forward network › Parameters, modules and layers
 def mlp(layer_sizes, activation="tanh", rng=None, dtype=np.float64):
     """The feed-forward network of §4.1 with widths (n_0, n_1, ..., n_L), as a Sequential.
 
@@ -391,7 +391,7 @@ class Softmax(Module):
     def extra_repr(self):
         return f"dim={self.dim}"
 
-    # book/ch04_feedforward.md · Gradient with respect to the output layer
+    # book/ch04_feedforward.md · 4.3 Backpropagation › Gradient with respect to the output layer
     def backward(self, grad_output):
         """∂L/∂a_i = ŷ_i (∂L/∂ŷ_i − Σ_j ∂L/∂ŷ_j ŷ_j), from ∂ŷ_j/∂a_i = ŷ_j (1_{i=j} − ŷ_i) (§4.3)."""
         (y,) = self._saved()
@@ -436,7 +436,7 @@ class MSELoss(Loss):
     def extra_repr(self):
         return f"reduction={self.reduction!r}"
 
-    # book/ch04_feedforward.md · Gradient with respect to the output layer
+    # book/ch04_feedforward.md · 4.3 Backpropagation › Gradient with respect to the output layer
     def backward(self, grad_output=1.0):
         """∂L/∂ŷ = 2 (ŷ − y) / n, n the number the sum was divided by (§4.2, §4.3)."""
         diff, n = self._saved()
@@ -496,7 +496,7 @@ class CrossEntropyLoss(Loss):
     def extra_repr(self):
         return f"reduction={self.reduction!r}"
 
-    # book/ch04_feedforward.md · Gradient with respect to the output layer
+    # book/ch04_feedforward.md · 4.3 Backpropagation › Gradient with respect to the output layer
     def backward(self, grad_output=1.0):
         """∂L/∂a_L = ŷ − y per example: the notes' −(e_l − ŷ) (§4.3), divided by N for "mean"."""
         y_hat, y, n = self._saved()
@@ -520,19 +520,19 @@ def accuracy(output, target):
     return float(np.mean(predicted == target))
 
 
-# book/ch04_feedforward.md · Forward and backward propagation
+# book/ch04_feedforward.md · 4.3 Backpropagation › Forward and backward propagation
 @functools.lru_cache(maxsize=None)
 def _backward_params(cls):
     return frozenset(inspect.signature(cls.backward).parameters)
 
 
-# book/ch04_feedforward.md · Forward and backward propagation
+# book/ch04_feedforward.md · 4.3 Backpropagation › Forward and backward propagation
 def _accepts_input_grad(module):
     """Whether ``module.backward`` takes the ``input_grad`` option."""
     return "input_grad" in _backward_params(type(module))
 
 
-# book/ch04_feedforward.md · A training routine
+# book/ch04_feedforward.md · 4.3 Backpropagation › A training routine
 def evaluate(model, loss_fn, X, y, metric="accuracy", batch_size=1024):
     """Loss (and metric) of ``model`` on (X, y) in evaluation mode, in batches; the mode is restored."""
     X, y = np.asarray(X), np.asarray(y)
@@ -557,7 +557,7 @@ def evaluate(model, loss_fn, X, y, metric="accuracy", batch_size=1024):
     return result
 
 
-# book/ch04_feedforward.md · A training routine
+# book/ch04_feedforward.md · 4.3 Backpropagation › A training routine
 def _metric(metric):
     if metric is None:
         return None, None
@@ -569,7 +569,7 @@ def _metric(metric):
                      f"got {metric!r}")
 
 
-# book/ch04_feedforward.md · A training routine
+# book/ch04_feedforward.md · 4.3 Backpropagation › A training routine
 def fit(model, loss_fn, optimizer, X, y, *, epochs, batch_size=32, rng=None, X_val=None, y_val=None,
         metric="accuracy", log_every=10, scheduler=None, scheduler_interval="epoch", callback=None,
         shuffle=True):
@@ -682,7 +682,7 @@ def fit(model, loss_fn, optimizer, X, y, *, epochs, batch_size=32, rng=None, X_v
     return history
 
 
-# book/ch04_feedforward.md · A training routine
+# book/ch04_feedforward.md · 4.3 Backpropagation › A training routine
 def _log_epoch(history, epochs, metric_name):
     """One progress line on stdout, short enough for a book page: epoch | training | validation | time."""
     width = len(str(epochs))

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 
-# book/ch04_feedforward.md · Parameters, modules and layers
+# book/ch04_feedforward.md · 4.1 Structure of a feed-forward network › Parameters, modules and layers
 class Optimizer:
     """Base class of every optimizer: a list of parameters, their hyper-parameters and state.
 
@@ -72,11 +72,11 @@ class Optimizer:
         self.state = copy.deepcopy(state)
 
 
-# book/ch04_feedforward.md · Parameters, modules and layers
+# book/ch04_feedforward.md · 4.1 Structure of a feed-forward network › Parameters, modules and layers
 class SGD(Optimizer):
     """Gradient descent with momentum, Nesterov momentum and weight decay, as ``torch.optim.SGD``."""
 
-    # book/ch05_gradient_descent.md · In code
+    # book/ch05_gradient_descent.md · 5.1 Momentum-based gradient descent › In code
     def __init__(self, params, lr=0.01, momentum=0.0, weight_decay=0.0, nesterov=False):
         """Gradient descent (notes §3.3) with momentum (§5.1) and Nesterov momentum (§5.2).
 
@@ -103,7 +103,7 @@ class SGD(Optimizer):
         Optimizer.__init__(self, params, dict(lr=lr, momentum=momentum,
                                               weight_decay=weight_decay, nesterov=nesterov))
 
-    # book/ch05_gradient_descent.md · In code
+    # book/ch05_gradient_descent.md · 5.1 Momentum-based gradient descent › In code
     def step(self):
         """One update of every parameter from its current ``.grad``."""
         self.t += 1
@@ -123,7 +123,7 @@ class SGD(Optimizer):
             p.data -= lr * g
 
 
-# book/ch05_gradient_descent.md · Annealing: step decay
+# book/ch05_gradient_descent.md · 5.4 Scheduling the learning rate › Annealing: step decay
 class LRScheduler:
     """Base class of learning-rate schedules, as ``torch.optim.lr_scheduler``.
 
@@ -153,7 +153,7 @@ class LRScheduler:
         self.__dict__.update(state_dict)
 
 
-# book/ch05_gradient_descent.md · Annealing: step decay
+# book/ch05_gradient_descent.md · 5.4 Scheduling the learning rate › Annealing: step decay
 class StepLR(LRScheduler):
     """Step decay (notes §5.4): ``lr = base_lr * gamma ** (epoch // step_size)``.
 
@@ -174,7 +174,7 @@ class StepLR(LRScheduler):
         return self.base_lr * self.gamma ** (self.last_epoch // self.step_size)
 
 
-# book/ch05_gradient_descent.md · Annealing: step decay
+# book/ch05_gradient_descent.md · 5.4 Scheduling the learning rate › Annealing: step decay
 class ReduceLROnPlateau(LRScheduler):
     """Step decay driven by a validation metric (notes §5.4), as PyTorch's ``ReduceLROnPlateau``.
 
@@ -241,7 +241,7 @@ class ReduceLROnPlateau(LRScheduler):
             self.num_bad_epochs = 0
 
 
-# book/ch05_gradient_descent.md · Annealing: step decay
+# book/ch05_gradient_descent.md · 5.4 Scheduling the learning rate › Annealing: step decay
 class ReduceLROnRise(LRScheduler):
     """Step decay on a rise of the validation loss, the notes' rule (§5.4).
 
@@ -265,7 +265,7 @@ class ReduceLROnRise(LRScheduler):
         self.previous = metric
 
 
-# book/ch05_gradient_descent.md · Exponential decay and 1/t decay
+# book/ch05_gradient_descent.md · 5.4 Scheduling the learning rate › Exponential decay and 1/t decay
 class ExponentialDecayLR(LRScheduler):
     """Exponential decay in the notes' form: ``lr = base_lr * exp(-k t)``.
 
@@ -284,7 +284,7 @@ class ExponentialDecayLR(LRScheduler):
         return self.base_lr * math.exp(-self.k * self.last_epoch)
 
 
-# book/ch05_gradient_descent.md · Exponential decay and 1/t decay
+# book/ch05_gradient_descent.md · 5.4 Scheduling the learning rate › Exponential decay and 1/t decay
 class ExponentialLR(LRScheduler):
     """Exponential decay in PyTorch's form: ``lr = base_lr * gamma ** t``.
 
@@ -301,7 +301,7 @@ class ExponentialLR(LRScheduler):
         return self.base_lr * self.gamma ** self.last_epoch
 
 
-# book/ch05_gradient_descent.md · Exponential decay and 1/t decay
+# book/ch05_gradient_descent.md · 5.4 Scheduling the learning rate › Exponential decay and 1/t decay
 class InverseTimeLR(LRScheduler):
     """1/t decay (notes §5.4; eq. ``eq-ch05-decays``): ``lr = base_lr / (1 + k t)``. (Not in PyTorch.)"""
 
@@ -315,7 +315,7 @@ class InverseTimeLR(LRScheduler):
         return self.base_lr / (1 + self.k * self.last_epoch)
 
 
-# book/ch05_gradient_descent.md · A schedule for the momentum
+# book/ch05_gradient_descent.md · 5.4 Scheduling the learning rate › A schedule for the momentum
 class SutskeverMomentum(LRScheduler):
     """Momentum schedule of Sutskever et al. (2013), stepped once per update (notes §5.4):
 
@@ -347,7 +347,7 @@ class SutskeverMomentum(LRScheduler):
         self.optimizer.momentum = self.get_momentum()
 
 
-# book/ch05_gradient_descent.md · Line search
+# book/ch05_gradient_descent.md · 5.4 Scheduling the learning rate › Line search
 class LineSearchSGD(Optimizer):
     """Gradient descent with a line search over the learning rate (notes §5.4).
 
@@ -390,7 +390,7 @@ class LineSearchSGD(Optimizer):
         return losses[best]
 
 
-# book/ch06_adaptive.md · The update rule
+# book/ch06_adaptive.md · 6.1 AdaGrad › The update rule
 class AdaptiveOptimizer(Optimizer):
     """Common ground of the adaptive optimizers of chapter 6 (notes §6).
 
@@ -452,7 +452,7 @@ class AdaptiveOptimizer(Optimizer):
         return np.sqrt(v) + self.eps
 
 
-# book/ch06_adaptive.md · The update rule
+# book/ch06_adaptive.md · 6.1 AdaGrad › The update rule
 class Adagrad(AdaptiveOptimizer):
     r"""AdaGrad (notes §6, eq-ch06-adagrad): v_t = v_{t-1} + g_t^2,
     w <- w - eta g_t / sqrt(v_t + eps).
@@ -546,7 +546,7 @@ class Adadelta(AdaptiveOptimizer):
             p.data -= self.lr * delta
 
 
-# book/ch06_adaptive.md · Bias correction
+# book/ch06_adaptive.md · 6.4 Adam › Bias correction
 class Adam(AdaptiveOptimizer):
     r"""Adam (notes §6, eq-ch06-adam): m_t = beta1 m_{t-1} + (1 - beta1) g_t,
     v_t = beta2 v_{t-1} + (1 - beta2) g_t^2, mhat_t = m_t / (1 - beta1^t),
@@ -578,7 +578,7 @@ class Adam(AdaptiveOptimizer):
             p.data -= self.lr * (m / bc1) / self._root(v / bc2)
 
 
-# book/ch06_adaptive.md · MaxProp
+# book/ch06_adaptive.md · 6.5 The max norm: MaxProp and AdaMax › MaxProp
 class MaxProp(AdaptiveOptimizer):
     r"""MaxProp (notes §6, eq-ch06-maxprop): RMSProp with a decaying maximum in place of the
     average of squares, v_t = max(alpha v_{t-1}, |g_t|),  w <- w - eta g_t / (v_t + eps).
@@ -600,7 +600,7 @@ class MaxProp(AdaptiveOptimizer):
             p.data -= self.lr * (g / (v + self.eps))
 
 
-# book/ch06_adaptive.md · AdaMax
+# book/ch06_adaptive.md · 6.5 The max norm: MaxProp and AdaMax › AdaMax
 class Adamax(AdaptiveOptimizer):
     r"""AdaMax (notes §6, eq-ch06-adamax): Adam with the L-infinity norm,
     u_t = max(beta2 u_{t-1}, |g_t|),  w <- w - eta mhat_t / (u_t + eps).

@@ -121,7 +121,7 @@ def draw_network(layer_sizes, weights=None, *, ax=None, labels=None, layer_names
     return ax
 
 
-# book/ch04_feedforward.md · Parameters, modules and layers
+# book/ch04_feedforward.md · 4.1 Structure of a feed-forward network › Parameters, modules and layers
 def draw_model(model, ax=None, **kwargs):
     """Draw a feed-forward network from the model object (the notes' Figure 6, §4.1).
 
@@ -145,7 +145,7 @@ def draw_model(model, ax=None, **kwargs):
     return draw_network(sizes, weights, ax=ax, **kwargs)
 
 
-# book/ch05_gradient_descent.md · NAG on the error surface
+# book/ch05_gradient_descent.md · 5.2 Nesterov accelerated gradient descent › NAG on the error surface
 def animation_html(anim, **kwargs):
     """A matplotlib animation as a self-contained HTML player that works offline.
 
