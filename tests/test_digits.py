@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from dlbook.data import load_digits_split
-from dlbook.nn import CrossEntropyLoss, evaluate, fit, mlp
+from dlbook.nn import CrossEntropyLoss, mlp
+from dlbook.train import evaluate, fit
 from dlbook.optimizers import SGD
 
 DIGITS = dict(test_size=0.25, val_size=0.1, sizes=[64, 32, 10], activation="tanh", lr=0.05,

@@ -7,7 +7,8 @@ import torch
 
 from dlbook.gradcheck import gradcheck
 from dlbook.nn import (CrossEntropyLoss, Identity, Linear, Module, MSELoss, Parameter, Sequential,
-                       Sigmoid, Softmax, Tanh, accuracy, evaluate, fit, mlp)
+                       Sigmoid, Softmax, Tanh, mlp)
+from dlbook.train import accuracy, evaluate, fit
 from dlbook.optimizers import SGD, Optimizer
 
 torch.set_default_dtype(torch.float64)
@@ -91,7 +92,7 @@ def test_gradcheck_network_with_loss():
 def test_gradcheck_detects_a_wrong_backward():
     class BadTanh(Tanh):
         def backward(self, grad_output):
-            (h,) = self._saved()
+            (h,) = self.pop_saved()
             return grad_output * (1 - h)          # wrong: should be 1 - h**2
     assert gradcheck(BadTanh(), rng(0).normal(size=(3, 4))) > 1e-2
 
@@ -418,7 +419,7 @@ def test_fit_learns_and_records_history(capsys):
     updates = []
     hist = fit(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.2), X, y, epochs=60,
                batch_size=20, rng=rng(2), X_val=X[:50], y_val=y[:50], log_every=20,
-               callback=lambda info: updates.append(info["updates"]) if info["event"] == "update" else None)
+               callbacks=lambda info: updates.append(info["updates"]) if info["event"] == "update" else None)
     out = capsys.readouterr()
     assert out.err == ""
     lines = out.out.strip().splitlines()
@@ -444,7 +445,7 @@ def test_fit_is_reproducible_and_supports_full_batch_and_stopping():
     assert h1["loss"] == h2["loss"] and np.array_equal(m1[0].weight.data, m2[0].weight.data)
     _, h = run(batch_size=None, shuffle=False)
     assert h["updates"] == [1, 2, 3, 4, 5] and "accuracy" not in h
-    _, h = run(rng=rng(3), batch_size=10, callback=lambda info: info["updates"] == 4)
+    _, h = run(rng=rng(3), batch_size=10, callbacks=lambda info: info["updates"] == 4)
     assert h["updates"] == [3, 4] and h["epoch"] == [1, 2]     # stopped inside epoch 2
 
 
@@ -576,11 +577,11 @@ def test_gradcheck_with_several_inputs_and_parameters_only():
             self.weight = Parameter(rng(0).normal(size=(3, 2)))
 
         def forward(self, x, y):
-            self._cache = (x, y)
+            self.save_for_backward(x, y)
             return np.einsum("ni,ij,nj->n", x, self.weight.data, y)
 
         def backward(self, g):
-            x, y = self._saved()
+            x, y = self.pop_saved()
             W = self.weight.data
             self.weight.grad += np.einsum("n,ni,nj->ij", g, x, y)
             return g[:, None] * (y @ W.T), g[:, None] * (x @ W)

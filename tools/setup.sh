@@ -13,3 +13,5 @@ if [ "$(cat .venv/.dlbook-requirements 2>/dev/null || true)" != "$want" ]; then
   echo "$want" > .venv/.dlbook-requirements
 fi
 export PATH="$PWD/.venv/bin:$PATH"
+# Real data sets (chapters 7-13) into the data folder ($DLBOOK_DATA, default ~/.cache/dlbook).
+.venv/bin/python tools/fetch_data.py
