@@ -3,7 +3,8 @@
 Keeps MyST-NB's execution cache honest. The cache keys a notebook on its code cells only, so a
 chapter that does ``from dlbook.nn import Linear`` would keep showing outputs computed with an
 older ``dlbook`` after ``src/dlbook/nn.py`` changed. On ``source-read`` we find the ``dlbook``
-modules a chapter imports (transitively, through the package's own imports), append a hidden
+modules a chapter's code cells import (on the syntax tree, with the scan the tangler uses:
+``tools/bookscan.py``; transitively, through the package's own imports), append a hidden
 cell holding a hash of their source to the page, and record the files as dependencies of the
 page: a change in any of them makes Sphinx re-read the page and the cache miss, so it re-executes.
 
@@ -11,20 +12,22 @@ It also removes sphinx-thebe's assets from the pages (see ``drop_thebe``) and ke
 numbers for figures but not for headings (see ``keep_only_figure_numbers``).
 """
 import hashlib
-import re
 from pathlib import Path
+
+from bookscan import SourceError, code_cells, imported_modules
 
 ROOT = Path(__file__).resolve().parent.parent
 PKG = ROOT / "src" / "dlbook"
-IMPORT = re.compile(r"^\s*(?:from\s+dlbook\.(\w+)\s+import|import\s+dlbook\.(\w+)|"
-                    r"from\s+dlbook\s+import\s+([\w, ]+))", re.M)
 
 
-def imported_modules(text: str) -> set:
-    found = set()
-    for a, b, c in IMPORT.findall(text):
-        found |= {a} if a else {b} if b else {n.strip() for n in c.split(",") if n.strip()}
-    return found
+def page_modules(text: str) -> set:
+    """The dlbook modules a page's code cells import (found on the syntax tree, as the tangler
+    finds them); every module when a cell cannot be read or parsed, since then nobody can tell."""
+    try:
+        found = imported_modules(c.source for c in code_cells(text))
+    except SourceError:
+        found = None
+    return {p.stem for p in PKG.glob("*.py")} if found is None else found
 
 
 def closure(modules: set) -> list:
@@ -36,14 +39,15 @@ def closure(modules: set) -> list:
         if m in seen or not path.exists():
             continue
         seen.add(m)
-        todo += imported_modules(path.read_text(encoding="utf-8"))
+        found = imported_modules([path.read_text(encoding="utf-8")])
+        todo += [p.stem for p in PKG.glob("*.py")] if found is None else found
     return [PKG / f"{m}.py" for m in sorted(seen)]
 
 
 def stamp(app, docname, source):
     if not docname.startswith("book/") or "```{code-cell}" not in source[0]:
         return
-    files = closure(imported_modules(source[0]))
+    files = closure(page_modules(source[0]))
     if not files:
         return
     digest = hashlib.sha256()

@@ -14,6 +14,7 @@ import jupytext
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
+from bookscan import code_cells  # noqa: E402
 from tangle import toc_files  # noqa: E402
 
 
@@ -23,7 +24,7 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     written = set()
     for page in toc_files(ROOT):
-        if page.suffix != ".md" or "```{code-cell}" not in page.read_text(encoding="utf-8"):
+        if page.suffix != ".md" or not code_cells(page.read_text(encoding="utf-8"), str(page)):
             continue
         nb = jupytext.read(page)
         target = out / f"{page.stem}.ipynb"
