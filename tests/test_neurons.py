@@ -78,12 +78,21 @@ def test_mp_bad_input():
         n([[0, 2]])
     with pytest.raises(ValueError, match=r"x: expected shape \(2,\) or \(n_samples, 2\), got \(3,\)"):
         n([1, 0, 1])
-    with pytest.raises(ValueError, match="inhibitory: expected distinct input indices in 0..1, got"):
+    with pytest.raises(ValueError, match=r"inhibitory\[0\]: expected an integer in \[0, 1\], got 2"):
         MPNeuron(2, theta=1, inhibitory=[2])
+    with pytest.raises(TypeError, match=r"inhibitory\[1\]: expected an integer, got 1.7"):
+        MPNeuron(3, theta=1, inhibitory=[0, 1.7])              # used to be truncated to 1
+    with pytest.raises(ValueError, match=r"inhibitory: expected distinct input indices, got \(1, 1\)"):
+        MPNeuron(2, theta=1, inhibitory=[1, np.int64(1)])
+    assert MPNeuron(2, theta=1, inhibitory=[np.int64(1)]).inhibitory == (1,)
     with pytest.raises(ValueError, match="n_inputs: expected an integer >= 1, got 0"):
         MPNeuron(0, theta=1)
     with pytest.raises(TypeError, match="theta: expected a real number"):
         MPNeuron(2, theta="1")
+    with pytest.raises(TypeError, match="n_inputs: expected an integer, got 2.0"):
+        MPNeuron(2.0, theta=1)
+    with pytest.raises(ValueError, match="theta: expected a finite number, got nan"):
+        MPNeuron(2, theta=float("nan"))
 
 
 # ---------------------------------------------------------------- §2.2-2.3 perceptron
@@ -182,12 +191,20 @@ def test_perceptron_bad_input():
         p.predict([["a", "b"]])
     with pytest.raises(ValueError, match="X: expected finite numbers"):
         p.predict([np.nan, 1.0])
-    with pytest.raises(ValueError, match="order: expected 'random' or 'cyclic', got 'shuffle'"):
+    with pytest.raises(ValueError, match=r"order: expected one of \('random', 'cyclic'\), got 'shuffle'"):
         p.fit(X2, XOR, order="shuffle")
     with pytest.raises(ValueError, match="max_epochs: expected an integer >= 1, got 0"):
         p.fit(X2, XOR, max_epochs=0)
-    with pytest.raises(ValueError, match="init: expected 'random' or 'zeros', got 'ones'"):
+    with pytest.raises(ValueError, match=r"init: expected one of \('random', 'zeros'\), got 'ones'"):
         Perceptron(2, init="ones")
+    with pytest.raises(TypeError, match="init: expected one of"):
+        Perceptron(2, init=0)
+    with pytest.raises(ValueError, match="on_nonconvergence: expected one of"):
+        p.fit(X2, XOR, on_nonconvergence="stop")
+    with pytest.raises(TypeError, match="max_epochs: expected an integer, got True"):
+        p.fit(X2, XOR, max_epochs=True)
+    with pytest.raises(TypeError, match="in_features: expected an integer"):
+        Perceptron(2.0)
 
 
 # ---------------------------------------------------------------- Algorithm 2 and the bound
@@ -287,7 +304,7 @@ def test_network_bad_input():
         net.fit(X2, XOR)
     with pytest.raises(ValueError, match="same input appears with label 0 and with label 1"):
         net.fit(np.array([[1, 1], [1, 1]]), [0, 1])
-    with pytest.raises(ValueError, match="method: expected 'solve' or 'perceptron'"):
+    with pytest.raises(ValueError, match=r"method: expected one of \('solve', 'perceptron'\), got 'lstsq'"):
         net.fit(2 * X2 - 1, XOR, method="lstsq")
     with pytest.raises(ValueError, match="n_inputs: expected at most 16"):
         PerceptronNetwork(30)
@@ -312,3 +329,127 @@ def test_draw_network_draws_and_checks_shapes():
     draw_network([784, 30, 10], ax=ax, max_nodes=8)      # large layers are elided
     assert [len(c.get_segments()) for c in ax.collections] == [7 * 7, 7 * 7]   # 7 nodes + ellipsis
     plt.close(fig)
+
+
+# ------------------------------------------- dlbook.plotting: the notes' Figure 7 (§4.3)
+
+def _symbols(graph):
+    return [s for s, _ in graph["nodes"]]
+
+
+def test_backprop_chain_of_the_notes_network():
+    from dlbook.nn import CrossEntropyLoss, mlp
+    from dlbook.plotting import backprop_chain
+    net = mlp([4, 5, 5, 3], activation="sigmoid", rng=0)
+    g = backprop_chain(net, CrossEntropyLoss())
+    assert _symbols(g) == ["h_{0}", "a_{1}", "h_{1}", "a_{2}", "h_{2}", "a_{3}", r"\hat y", r"\mathcal{L}"]
+    assert [n for _, n in g["nodes"]] == [4, 5, 5, 5, 5, 3, 3, 1]
+    assert len(g["steps"]) == len(g["nodes"]) - 1
+    forward, local = zip(*g["steps"])
+    assert forward[0] == "W_{1} h_{0} + b_{1}" and forward[1] == r"\sigma"
+    assert local[0] == r"\partial a_{1} / \partial h_{0} = W_{1}"
+    assert local[1] == r"\partial h_{1} / \partial a_{1} = h_{1} \odot (1 - h_{1})"
+    assert local[-1] == r"\partial \mathcal{L} / \partial \hat y = -e_l / \hat y_l"
+    linears = [m for m in net.modules() if type(m).__name__ == "Linear"]
+    assert [p[2] for p in g["params"]] == [m.weight.data.shape for m in linears]
+    assert [g["nodes"][p[0]][0] for p in g["params"]] == ["a_{1}", "a_{2}", "a_{3}"]
+    assert g["layers"] == [(1, 2, "hidden layer 1"), (3, 4, "hidden layer 2"), (5, 6, "output layer")]
+
+
+def test_backprop_chain_tanh_mse_softmax_and_nesting():
+    from dlbook.nn import Linear, MSELoss, Sequential, Softmax, Tanh
+    from dlbook.plotting import backprop_chain
+    model = Sequential(Sequential(Linear(2, 3, rng=0), Tanh()), Linear(3, 2, rng=1))
+    g = backprop_chain(model, MSELoss())
+    assert _symbols(g) == ["h_{0}", "a_{1}", "h_{1}", "a_{2}", r"\mathcal{L}"]
+    assert g["steps"][1][1].endswith("= 1 - h_{1}^2")
+    assert g["steps"][-1][1] == r"\partial \mathcal{L} / \partial a_{2} = 2(a_{2} - y)"
+    g = backprop_chain(Sequential(Linear(2, 3, rng=0), Softmax()))          # no loss: ends at y_hat
+    assert _symbols(g) == ["h_{0}", "a_{1}", r"\hat y"]
+    assert g["layers"] == [(1, 2, "output layer")]
+
+
+def test_backprop_chain_names_unknown_modules_and_refuses_bad_models():
+    from dlbook.nn import Linear, Module, Sequential
+    from dlbook.plotting import backprop_chain
+
+    class Square(Module):
+        def forward(self, a):
+            return a * a
+
+    g = backprop_chain(Sequential(Linear(2, 2, rng=0), Square()))
+    assert g["nodes"][-1] == ("u_{1}", 2) and g["steps"][-1][0] == r"\mathrm{Square}"
+    with pytest.raises(ValueError, match="model: expected a model with Linear layers, got Square"):
+        backprop_chain(Square())
+    with pytest.raises(ValueError, match="loss_fn: expected a CrossEntropyLoss, an MSELoss or None"):
+        backprop_chain(Sequential(Linear(2, 2, rng=0)), Square())
+
+
+def test_draw_backprop_graph_writes_the_chain_rule():
+    from dlbook.nn import CrossEntropyLoss, mlp
+    from dlbook.plotting import draw_backprop_graph
+    net = mlp([4, 5, 5, 3], activation="tanh", rng=0)
+    fig, ax = plt.subplots()
+    draw_backprop_graph(net, CrossEntropyLoss(), ax=ax, wrt=2)
+    texts = [t.get_text() for t in ax.texts]
+    chain = [t for t in texts if t.startswith(r"$\partial \mathcal{L} / \partial W_{2} =")]
+    assert len(chain) == 1
+    # dL/dW_2: four steps from the loss back to a_2, then one into W_2
+    assert chain[0].count(r"\partial") == 2 + 2 * (4 + 1)
+    assert r"(\partial a_{2} / \partial W_{2})$" in chain[0]
+    assert r"$\partial h_{1} / \partial a_{1}$" + "\n" + r"$= 1 - h_{1}^2$" in texts
+    with pytest.raises(ValueError, match="wrt: expected a layer number in 1..3, got 4"):
+        draw_backprop_graph(net, CrossEntropyLoss(), ax=ax, wrt=4)
+    plt.close(fig)
+
+
+def test_nn_does_not_import_plotting():
+    import subprocess
+    import sys
+    code = "import sys, dlbook.nn; print('dlbook.plotting' in sys.modules, 'matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh"])
+def test_backprop_chain_labels_multiply_to_the_gradient_dlbook_computes(activation):
+    """Evaluate each local derivative exactly as its label in Figure 7 reads; their product along
+    the chain must be the gradient dL/dh_0 that model.backward returns."""
+    from dlbook.nn import CrossEntropyLoss, mlp
+    from dlbook.plotting import backprop_chain
+    rng = np.random.default_rng(0)
+    net, loss_fn = mlp([4, 5, 5, 3], activation=activation, rng=1), CrossEntropyLoss()
+    x, label = rng.normal(size=(1, 4)), np.array([2])
+    loss_fn(net(x), label)
+    grad_x = net.backward(loss_fn.backward())[0]
+
+    g = backprop_chain(net, loss_fn)
+    linears = iter(m for m in net.modules() if type(m).__name__ == "Linear")
+    h = x[0]                                       # the current node's value, by the forward pass
+    jacobians = []                                 # d node[k+1] / d node[k], read from the labels
+    for (symbol, _), (_forward, local) in zip(g["nodes"][1:], g["steps"]):
+        rhs = local.split(" = ")[1]
+        if rhs.startswith("W_"):
+            lin = next(linears)
+            W = lin.weight.data
+            h = W @ h + lin.bias.data
+            jacobians.append(W)
+        elif rhs.endswith(r"\odot (1 - " + symbol + ")"):          # sigma: h (1 - h)
+            h = 1 / (1 + np.exp(-h))
+            jacobians.append(np.diag(h * (1 - h)))
+        elif rhs == f"1 - {symbol}^2":                              # tanh
+            h = np.tanh(h)
+            jacobians.append(np.diag(1 - h * h))
+        elif rhs == r"\mathrm{diag}(\hat y) - \hat y \hat y^\top":  # softmax
+            h = np.exp(h - h.max()) / np.exp(h - h.max()).sum()
+            jacobians.append(np.diag(h) - np.outer(h, h))
+        elif rhs == r"-e_l / \hat y_l":                             # -log y_hat_l
+            e = np.eye(len(h))[label[0]]
+            jacobians.append((-e / h[label[0]])[None, :])
+            h = np.array([-np.log(h[label[0]])])
+        else:
+            raise AssertionError(f"unexpected label {local!r}")
+    product = np.eye(1)
+    for J in reversed(jacobians):                  # dL/dh_0 = J_last ... J_first
+        product = product @ J
+    np.testing.assert_allclose(product[0], grad_x, rtol=1e-12, atol=1e-15)

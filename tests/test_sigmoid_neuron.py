@@ -175,6 +175,23 @@ def test_default_initialisation_is_reproducible():
     assert not np.array_equal(a.weight, c.weight)
 
 
+@pytest.mark.parametrize("seed", [3, np.int64(3), np.random.SeedSequence(3)])
+def test_rng_accepts_seeds_and_generators_alike(seed):
+    # issue 7 §4: SigmoidNeuron(2, rng=3) raised AttributeError (int has no standard_normal)
+    a = SigmoidNeuron(2, rng=seed)
+    b = SigmoidNeuron(2, rng=np.random.default_rng(3))
+    np.testing.assert_array_equal(a.weight, b.weight)
+    assert a.bias == b.bias
+
+
+def test_rng_generator_is_shared_not_copied():
+    g = np.random.default_rng(8)
+    a, b = SigmoidNeuron(2, rng=g), SigmoidNeuron(2, rng=g)   # consecutive draws of one stream
+    assert not np.array_equal(a.weight, b.weight)
+    h = np.random.default_rng(8)
+    np.testing.assert_array_equal(a.weight, h.standard_normal(2))
+
+
 # ------------------------------------------------------------------------ bad input
 
 @pytest.mark.parametrize("kwargs, exc, match", [
@@ -185,6 +202,10 @@ def test_default_initialisation_is_reproducible():
     (dict(in_features=1, weight="a"), TypeError, "weight"),
     (dict(in_features=1, bias=[1.0, 2.0]), ValueError, "bias"),
     (dict(in_features=1, bias="x"), TypeError, "bias"),
+    (dict(in_features=np.int64(0)), ValueError, "in_features: expected an integer >= 1, got 0"),
+    (dict(in_features=2, rng=1.5), TypeError, "rng: expected a np.random.Generator"),
+    (dict(in_features=2, rng=True), TypeError, "rng: expected"),
+    (dict(in_features=2, rng=-3), ValueError, "rng: expected a non-negative integer seed"),
 ])
 def test_constructor_rejects_bad_arguments(kwargs, exc, match):
     with pytest.raises(exc, match=match):
@@ -214,6 +235,8 @@ def test_methods_reject_bad_data():
     (dict(lr="0.1"), TypeError, "lr"),
     (dict(max_iterations=-1), ValueError, "max_iterations"),
     (dict(max_iterations=10.0), TypeError, "max_iterations"),
+    (dict(lr=True), TypeError, "lr: expected a real number"),
+    (dict(lr=float("inf")), ValueError, "lr: expected a finite number > 0, got inf"),
 ])
 def test_fit_rejects_bad_hyperparameters(kwargs, exc, match):
     neuron = SigmoidNeuron(weight=0.0, bias=0.0)
