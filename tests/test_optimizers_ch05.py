@@ -9,9 +9,18 @@ import pytest
 import torch
 
 from dlbook.nn import Parameter
-from dlbook.optimizers import (SGD, ExponentialDecayLR, ExponentialLR, InverseTimeLR,
-                               LineSearchSGD, LRScheduler, ReduceLROnPlateau, ReduceLROnRise,
-                               StepLR, SutskeverMomentum)
+from dlbook.optimizers import (
+    SGD,
+    ExponentialDecayLR,
+    ExponentialLR,
+    InverseTimeLR,
+    LineSearchSGD,
+    LRScheduler,
+    ReduceLROnPlateau,
+    ReduceLROnRise,
+    StepLR,
+    SutskeverMomentum,
+)
 
 SHAPES = [(3, 4), (4,), (2, 3, 2), (1,)]
 
@@ -90,10 +99,13 @@ def test_sgd_matches_torch(kwargs):
     assert not np.allclose(ours[-1][0], make_params()[0].data)
 
 
-def test_sgd_default_hyperparameters_and_attributes():
-    opt = SGD(make_params())
-    assert (opt.lr, opt.momentum, opt.weight_decay, opt.nesterov) == (0.01, 0.0, 0.0, False)
-    assert set(opt.defaults) == {"lr", "momentum", "weight_decay", "nesterov"}
+def test_sgd_default_hyperparameters_and_groups():
+    params = make_params()
+    opt = SGD(params)
+    assert opt.defaults == dict(lr=0.01, momentum=0.0, weight_decay=0.0, nesterov=False)
+    (group,) = opt.param_groups
+    assert group["params"] == params and {k: group[k] for k in opt.defaults} == opt.defaults
+    assert not hasattr(opt, "lr")             # hyper-parameters live in the groups only
 
 
 def test_sgd_lr_changed_midway_matches_torch():
@@ -106,7 +118,7 @@ def test_sgd_lr_changed_midway_matches_torch():
     g = grad_fn()
     for t in range(120):
         lr = 0.05 * 0.97 ** t
-        opt.lr = lr
+        opt.param_groups[0]["lr"] = lr
         topt.param_groups[0]["lr"] = lr
         set_grads(params, g, t)
         for i, p in enumerate(tparams):
@@ -132,7 +144,7 @@ def test_momentum_equals_unrolled_sum_and_eta_inside_form():
         p.grad[...] = g
         opt.step()
         unrolled = sum(beta ** (t - tau) * grads[tau] for tau in range(t + 1))
-        np.testing.assert_allclose(opt.state[0]["momentum_buffer"], unrolled, rtol=1e-12)
+        np.testing.assert_allclose(opt.state[p]["momentum_buffer"], unrolled, rtol=1e-12)
         g_in = np.array([3.0 * w_in[0], 0.5 * w_in[1] ** 3]) + np.cos(t)
         u_in = beta * u_in + eta * g_in
         w_in = w_in - u_in
@@ -151,7 +163,7 @@ def test_nesterov_equals_lookahead_form_after_change_of_variables():
     p = Parameter(w0.copy())
     opt = SGD([p], lr=eta, momentum=beta, nesterov=True)
     w, u = w0.copy(), np.zeros(2)
-    for t in range(200):
+    for _ in range(200):
         np.testing.assert_allclose(p.data, w - eta * beta * u, rtol=1e-10, atol=1e-12)
         u = beta * u + grad(w - eta * beta * u)
         w = w - eta * u
@@ -179,16 +191,28 @@ def test_momentum_beats_plain_gd_on_ill_conditioned_quadratic():
 
 
 # ----------------------------------------------------------------------------- validation
-@pytest.mark.parametrize("kwargs, name", [
-    (dict(lr=-0.1), "lr"),
-    (dict(momentum=-0.5), "momentum"),
-    (dict(weight_decay=-1e-3), "weight_decay"),
-    (dict(nesterov=True), "nesterov"),
-    (dict(nesterov=True, momentum=0.0), "nesterov"),
+@pytest.mark.parametrize("kwargs, name, error", [
+    (dict(lr=-0.1), "lr", ValueError),
+    (dict(lr="0.1"), "lr", TypeError),
+    (dict(lr=float("nan")), "lr", ValueError),
+    (dict(momentum=-0.5), "momentum", ValueError),
+    (dict(momentum=None), "momentum", TypeError),
+    (dict(weight_decay=-1e-3), "weight_decay", ValueError),
+    (dict(nesterov=True), "nesterov", ValueError),
+    (dict(nesterov=True, momentum=0.0), "nesterov", ValueError),
+    (dict(momentum=0.9, nesterov="yes"), "nesterov", TypeError),
 ])
-def test_sgd_invalid_hyperparameters(kwargs, name):
-    with pytest.raises(ValueError, match=name):
+def test_sgd_invalid_hyperparameters(kwargs, name, error):
+    with pytest.raises(error, match=name):
         SGD(make_params(), **kwargs)
+
+
+def test_sgd_invalid_group_hyperparameters():
+    a, b = make_params()[:2]
+    with pytest.raises(TypeError, match="lr: expected a real number, got '0.1'"):
+        SGD([{"params": [a], "lr": "0.1"}, {"params": [b]}], lr=0.1)
+    with pytest.raises(ValueError, match="momentum"):
+        SGD([{"params": [a]}, {"params": [b], "momentum": -1.0}], lr=0.1)
 
 
 def test_sgd_empty_params():
@@ -200,7 +224,6 @@ def test_sgd_empty_params():
 
 @pytest.mark.parametrize("make, name", [
     (lambda o: StepLR(o, step_size=0), "step_size"),
-    (lambda o: StepLR(o, step_size=2.5), "step_size"),
     (lambda o: StepLR(o, step_size=3, gamma=0.0), "gamma"),
     (lambda o: ExponentialLR(o, gamma=-0.9), "gamma"),
     (lambda o: ExponentialDecayLR(o, k=-0.1), "k"),
@@ -219,6 +242,18 @@ def test_scheduler_invalid_arguments(make, name):
         make(opt)
 
 
+@pytest.mark.parametrize("make, name", [
+    (lambda o: StepLR(o, step_size=2.5), "step_size"),
+    (lambda o: StepLR(o, step_size=2, gamma="0.5"), "gamma"),
+    (lambda o: ReduceLROnPlateau(o, patience=1.5), "patience"),
+    (lambda o: SutskeverMomentum(o, mu_max=0.9, period=2.0), "period"),
+])
+def test_scheduler_arguments_of_the_wrong_type(make, name):
+    opt = SGD(make_params(), lr=0.1, momentum=0.5)
+    with pytest.raises(TypeError, match=name):
+        make(opt)
+
+
 def test_scheduler_needs_an_optimizer():
     with pytest.raises(TypeError, match="optimizer"):
         StepLR(object(), step_size=2)
@@ -234,13 +269,14 @@ def test_sutskever_needs_momentum_hyperparameter():
 def lr_sequence_ours(make_sched, epochs, metrics=None, lr=0.5):
     opt = SGD(make_params(), lr=lr, momentum=0.9)
     sched = make_sched(opt)
-    lrs = [opt.lr]
+    lrs = [opt.param_groups[0]["lr"]]
     for e in range(epochs):
         if metrics is None:
             sched.step()
         else:
             sched.step(metrics[e])
-        lrs.append(opt.lr)
+        lrs.append(opt.param_groups[0]["lr"])
+        assert sched.get_last_lr() == [opt.param_groups[0]["lr"]]
     return np.array(lrs)
 
 
@@ -346,10 +382,10 @@ def test_notes_forms_against_formulas():
 def test_sutskever_momentum_formula(mu_max):
     opt = SGD(make_params(), lr=0.1)
     sched = SutskeverMomentum(opt, mu_max=mu_max)
-    seen = [opt.momentum]
+    seen = [opt.param_groups[0]["momentum"]]
     for _ in range(3000):
         sched.step()
-        seen.append(opt.momentum)
+        seen.append(opt.param_groups[0]["momentum"])
     t = np.arange(3001)
     formula = np.minimum(1 - 2.0 ** (-1 - np.log2(np.floor(t / 250) + 1)), mu_max)
     np.testing.assert_allclose(seen, formula, rtol=1e-15, atol=0)
@@ -387,8 +423,9 @@ def test_line_search_picks_best_candidate():
         p.grad[...] = g
         best = opt.step(lambda: loss(p.data))
         cand = [loss(w - eta * g) for eta in lrs]
-        assert opt.lr == lrs[int(np.argmin(cand))]
-        np.testing.assert_array_equal(p.data, w - opt.lr * g)
+        chosen = opt.param_groups[0]["lr"]
+        assert chosen == lrs[int(np.argmin(cand))]
+        np.testing.assert_array_equal(p.data, w - chosen * g)
         assert best == min(cand)
         losses.append(loss(p.data))
     assert np.all(np.diff(losses) < 0) and losses[-1] < 1e-2 * losses[0]
@@ -402,6 +439,8 @@ def test_line_search_needs_closure_and_valid_lrs():
         LineSearchSGD([p], lrs=())
     with pytest.raises(ValueError, match="lrs"):
         LineSearchSGD([p], lrs=(0.1, -1.0))
+    with pytest.raises(TypeError, match="lrs"):
+        LineSearchSGD([p], lrs=0.1)
     with pytest.raises(ValueError, match="params"):
         LineSearchSGD([])
 
@@ -425,7 +464,9 @@ def test_resumed_optimizer_continues_bit_for_bit(kwargs):
     # the saved dict is a copy: later steps must not change it
     fresh = SGD(saved_params, lr=1.0)       # different hyper-parameters: restored from the dict
     fresh.load_state_dict(saved)
-    assert fresh.t == cut and fresh.lr == kwargs["lr"] and fresh.momentum == kwargs["momentum"]
+    group = fresh.param_groups[0]
+    assert group["lr"] == kwargs["lr"] and group["momentum"] == kwargs["momentum"]
+    assert group["params"] == saved_params
     for t in range(cut, steps):
         set_grads(saved_params, g, t)
         fresh.step()
@@ -451,7 +492,7 @@ def test_resumed_scheduler_continues_bit_for_bit(make, metric):
         set_grads(params, g, e)
         opt.step()
         sched.step(m[e]) if metric else sched.step()
-        return (opt.lr, opt.momentum)
+        return (opt.param_groups[0]["lr"], opt.param_groups[0]["momentum"])
 
     params = make_params()
     opt = SGD(params, lr=0.1, momentum=0.5)
@@ -491,7 +532,8 @@ def _regression_data(seed=0):
 def test_line_search_trains_with_fit_closure():
     """fit passes a closure (forward + backward); the line search must beat every fixed candidate
     rate after the same number of full-batch steps, and the model ends evaluated at the new point."""
-    from dlbook.nn import MSELoss, evaluate, fit, mlp
+    from dlbook.nn import MSELoss, mlp
+    from dlbook.train import evaluate, fit
     X, y = _regression_data()
     lrs = (0.03, 0.1, 0.3, 0.6)
     finals = {}
@@ -513,7 +555,8 @@ def test_line_search_trains_with_fit_closure():
 
 
 def test_momentum_and_nesterov_train_a_network_faster_than_plain_sgd():
-    from dlbook.nn import MSELoss, evaluate, fit, mlp
+    from dlbook.nn import MSELoss, mlp
+    from dlbook.train import evaluate, fit
     X, y = _regression_data(1)
     finals = {}
     for name, kw in [("sgd", {}), ("momentum", dict(momentum=0.9)),

@@ -5,7 +5,9 @@
 * the default ``variant="notes"`` and MaxProp against direct transcriptions of the notes'
   formulas (§6), written here independently of the package;
 * CyclicLR, CosineAnnealingWarmRestarts and LinearLR against ``torch.optim.lr_scheduler``;
-* invalid hyper-parameters fail with a ValueError naming the argument;
+* AdamW (decoupled weight decay) against torch.optim.AdamW and against its formula;
+* invalid hyper-parameters fail with a ValueError (wrong value) or TypeError (wrong kind)
+  naming the argument;
 * a run interrupted by a state_dict round-trip continues bit for bit.
 """
 import copy
@@ -14,8 +16,20 @@ import numpy as np
 import pytest
 import torch
 
-from dlbook.optimizers import (SGD, Adadelta, Adagrad, Adam, Adamax, CosineAnnealingWarmRestarts,
-                               CyclicLR, LinearLR, MaxProp, NAdam, RMSprop)
+from dlbook.optimizers import (
+    SGD,
+    Adadelta,
+    Adagrad,
+    Adam,
+    Adamax,
+    AdamW,
+    CosineAnnealingWarmRestarts,
+    CyclicLR,
+    LinearLR,
+    MaxProp,
+    NAdam,
+    RMSprop,
+)
 
 STEPS = 120
 SHAPES = [(), (3,), (4, 5), (2, 3, 2)]
@@ -103,6 +117,9 @@ TORCH_CASES = [
     (Adam, torch.optim.Adam, {}),
     (Adam, torch.optim.Adam, dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1)),
     (Adam, torch.optim.Adam, dict(lr=0.02, betas=(0.5, 0.9), amsgrad=True)),
+    (AdamW, torch.optim.AdamW, {}),
+    (AdamW, torch.optim.AdamW, dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.3)),
+    (AdamW, torch.optim.AdamW, dict(lr=0.02, weight_decay=0.1, amsgrad=True)),
     (Adamax, torch.optim.Adamax, {}),
     (Adamax, torch.optim.Adamax, dict(lr=0.01, betas=(0.5, 0.9), eps=1e-5, weight_decay=0.2)),
     (NAdam, torch.optim.NAdam, {}),
@@ -135,7 +152,7 @@ def test_adadelta_lr_one_is_the_notes_rule_and_torch():
 
 def notes_adagrad(ws, grads_of, eta=0.01, eps=1e-10):
     v = [np.zeros_like(w) for w in ws]
-    for t, grads in enumerate(grads_of, start=1):
+    for grads in grads_of:
         for i, w in enumerate(ws):
             g = grads(i, w)
             v[i] = v[i] + g ** 2                                   # v_t = v_{t-1} + (grad w_t)^2
@@ -177,6 +194,21 @@ def notes_adam(ws, grads_of, eta=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
             m_hat = m[i] / (1 - beta1 ** t)
             v_hat = v[i] / (1 - beta2 ** t)
             ws[i] = w - eta / np.sqrt(v_hat + eps) * m_hat
+    return ws
+
+
+def notes_adamw(ws, grads_of, eta=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, lam=1e-2):
+    """eq-ch06-adamw: w_t = (1 - eta lambda) w_{t-1} - eta mhat_t / sqrt(vhat_t + eps)."""
+    m = [np.zeros_like(w) for w in ws]
+    v = [np.zeros_like(w) for w in ws]
+    for t, grads in enumerate(grads_of, start=1):
+        for i, w in enumerate(ws):
+            g = grads(i, w)
+            m[i] = beta1 * m[i] + (1 - beta1) * g
+            v[i] = beta2 * v[i] + (1 - beta2) * g ** 2
+            m_hat = m[i] / (1 - beta1 ** t)
+            v_hat = v[i] / (1 - beta2 ** t)
+            ws[i] = (1 - eta * lam) * w - eta / np.sqrt(v_hat + eps) * m_hat
     return ws
 
 
@@ -235,6 +267,8 @@ NOTES_CASES = [
     (Adam, {}, notes_adam, {}),
     (Adam, dict(lr=0.01, betas=(0.8, 0.99), eps=1e-3), notes_adam,
      dict(eta=0.01, beta1=0.8, beta2=0.99, eps=1e-3)),
+    (AdamW, {}, notes_adamw, {}),
+    (AdamW, dict(lr=0.01, weight_decay=0.2, eps=1e-3), notes_adamw, dict(eta=0.01, lam=0.2, eps=1e-3)),
     (Adamax, {}, notes_adamax, {}),
     (Adamax, dict(lr=0.01, betas=(0.5, 0.9), eps=1e-2), notes_adamax,
      dict(eta=0.01, beta1=0.5, beta2=0.9, eps=1e-2)),
@@ -255,6 +289,7 @@ def test_default_follows_the_notes(cls, kwargs, fn, fkw):
 
 @pytest.mark.parametrize("cls, kwargs", [
     (Adagrad, dict(lr=0.2, eps=1e-2)), (RMSprop, dict(eps=1e-2)), (Adam, dict(lr=0.01, eps=1e-2)),
+    (AdamW, dict(lr=0.01, eps=1e-2)),
     (Adamax, dict(lr=0.05, eps=0.5)), (NAdam, dict(lr=0.01))])
 def test_the_two_variants_differ(cls, kwargs):
     """The option is not a no-op: where eps (or NAdam's momentum schedule) matters, the
@@ -283,8 +318,35 @@ def test_adagrad_sparse_coordinate_keeps_its_rate():
     for _ in range(50):
         p.grad[...] = [1.0, 0.0]
         opt.step()
-    assert p.data[1] == 1.0 and opt.state[0]["sum"][1] == 0.0
-    assert opt.state[0]["sum"][0] == 50.0
+    assert p.data[1] == 1.0 and opt.state[p]["sum"][1] == 0.0
+    assert opt.state[p]["sum"][0] == 50.0 and opt.state[p]["step"] == 50
+
+
+def test_adamw_differs_from_adam_with_l2():
+    """Same weight_decay: Adam adds lambda w to the gradient, AdamW shrinks w by (1 - lr lambda)."""
+    a = run_dlbook(Adam, dict(lr=0.01, weight_decay=0.1))
+    b = run_dlbook(AdamW, dict(lr=0.01, weight_decay=0.1))
+    c = run_dlbook(Adam, dict(lr=0.01))
+    d = run_dlbook(AdamW, dict(lr=0.01, weight_decay=0.0))
+    assert max(np.max(np.abs(x - y)) for x, y in zip(a, b)) > 1e-3
+    for x, y in zip(c, d):                       # without decay the two are the same algorithm
+        np.testing.assert_array_equal(x, y)
+
+
+def test_adamw_fixed_point_is_scale_free():
+    """Book §6.4: on L = sum c_i (w_i - 1)^2 / 2, Adam+L2 ends at c/(c+lambda); AdamW's end point
+    does not depend on c."""
+    c, lam = np.array([1.0, 100.0]), 0.1
+    ends = {}
+    for cls in (Adam, AdamW):
+        p = Param(np.zeros(2))
+        opt = cls([p], lr=0.01, weight_decay=lam)
+        for _ in range(3000):
+            p.grad[...] = c * (p.data - 1)
+            opt.step()
+        ends[cls] = p.data.copy()
+    np.testing.assert_allclose(ends[Adam], c / (c + lam), rtol=1e-6)
+    assert abs(ends[AdamW][0] - ends[AdamW][1]) < 1e-6 and ends[AdamW][0] < 1
 
 
 # ------------------------------------------------------------- learning-rate schedules
@@ -303,11 +365,11 @@ def torch_lrs(make, steps, lr=0.5):
 def our_lrs(make, steps, lr=0.5):
     opt = SGD([Param([0.0])], lr=lr)
     sched = make(opt)
-    lrs = [opt.lr]
+    lrs = [opt.param_groups[0]["lr"]]
     for _ in range(steps):
         opt.step()
         sched.step()
-        lrs.append(opt.lr)
+        lrs.append(opt.param_groups[0]["lr"])
     return np.array(lrs, dtype=float)
 
 
@@ -361,11 +423,11 @@ def test_scheduler_drives_adaptive_optimizer():
     p = Param([1.0])
     opt = Adam([p], lr=0.1)
     sched = LinearLR(opt, start_factor=0.5, total_iters=4)
-    assert opt.lr == 0.05
+    assert opt.param_groups[0]["lr"] == 0.05 and opt.param_groups[0]["initial_lr"] == 0.1
     for _ in range(6):
         opt.step()
         sched.step()
-    assert opt.lr == pytest.approx(0.1)
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.1)
 
 
 def test_scheduler_state_dict_round_trip():
@@ -380,7 +442,7 @@ def test_scheduler_state_dict_round_trip():
     for _ in range(10):
         sched.step()
         sched2.step()
-        assert opt.lr == opt2.lr
+        assert opt.param_groups[0]["lr"] == opt2.param_groups[0]["lr"]
 
 
 # ---------------------------------------------------------------------- bad arguments
@@ -390,7 +452,6 @@ BAD = [
     (Adagrad, dict(lr=-0.1), "lr"),
     (Adam, dict(betas=(1.0, 0.999)), "betas"),
     (Adam, dict(betas=(0.9, -0.1)), "betas"),
-    (Adamax, dict(betas=(0.9,)), "betas"),
     (NAdam, dict(betas=(0.9, 1.5)), "betas"),
     (Adam, dict(eps=0.0), "eps"),
     (RMSprop, dict(eps=-1e-8), "eps"),
@@ -407,17 +468,36 @@ BAD = [
     (Adagrad, dict(initial_accumulator_value=-1.0), "initial_accumulator_value"),
     (NAdam, dict(momentum_decay=-0.004), "momentum_decay"),
     (Adam, dict(variant="keras"), "variant"),
+    (AdamW, dict(weight_decay=-0.01), "weight_decay"),
     (Adam, dict(eps=float("nan")), "eps"),
 ]
 
 
 @pytest.mark.parametrize("cls, kwargs, name", BAD, ids=[f"{c.__name__}-{n}" for c, _, n in BAD])
 def test_invalid_hyperparameters(cls, kwargs, name):
-    with pytest.raises(ValueError, match=rf"^{name}:"):
+    with pytest.raises(ValueError, match=rf"^{name}(\[\d\])?:"):
         cls([Param([1.0])], **kwargs)
 
 
-ALL_OPTIMIZERS = [Adagrad, RMSprop, Adadelta, Adam, Adamax, NAdam, MaxProp]
+BAD_KIND = [
+    (Adam, dict(lr="0.001"), "lr"),
+    (Adamax, dict(betas=(0.9,)), "betas"),
+    (Adam, dict(betas=0.9), "betas"),
+    (NAdam, dict(betas=(0.9, "0.999")), "betas"),
+    (RMSprop, dict(centered=1), "centered"),
+    (Adam, dict(amsgrad="no"), "amsgrad"),
+    (Adadelta, dict(rho=None), "rho"),
+    (AdamW, dict(weight_decay=[0.1]), "weight_decay"),
+]
+
+
+@pytest.mark.parametrize("cls, kwargs, name", BAD_KIND, ids=[f"{c.__name__}-{n}" for c, _, n in BAD_KIND])
+def test_hyperparameters_of_the_wrong_kind(cls, kwargs, name):
+    with pytest.raises(TypeError, match=rf"^{name}(\[\d\])?:"):
+        cls([Param([1.0])], **kwargs)
+
+
+ALL_OPTIMIZERS = [Adagrad, RMSprop, Adadelta, Adam, AdamW, Adamax, NAdam, MaxProp]
 
 
 @pytest.mark.parametrize("cls", ALL_OPTIMIZERS, ids=lambda c: c.__name__)
@@ -429,7 +509,6 @@ def test_empty_params(cls):
 @pytest.mark.parametrize("make, name", [
     (lambda o: CyclicLR(o, -0.1, 0.1), "base_lr"),
     (lambda o: CyclicLR(o, 0.1, 0.2, step_size_up=0), "step_size_up"),
-    (lambda o: CyclicLR(o, 0.1, 0.2, step_size_down=1.5), "step_size_down"),
     (lambda o: CyclicLR(o, 0.1, 0.2, mode="sawtooth"), "mode"),
     (lambda o: CosineAnnealingWarmRestarts(o, T_0=0), "T_0"),
     (lambda o: CosineAnnealingWarmRestarts(o, T_0=5, T_mult=0), "T_mult"),
@@ -443,6 +522,23 @@ def test_invalid_schedules(make, name):
         make(SGD([Param([0.0])], lr=0.1))
 
 
+@pytest.mark.parametrize("make, name", [
+    (lambda o: CyclicLR(o, 0.1, 0.2, step_size_down=1.5), "step_size_down"),
+    (lambda o: CosineAnnealingWarmRestarts(o, T_0=np.float64(3.0)), "T_0"),
+    (lambda o: CosineAnnealingWarmRestarts(o, T_0=True), "T_0"),
+    (lambda o: LinearLR(o, total_iters="5"), "total_iters"),
+])
+def test_schedule_arguments_of_the_wrong_kind(make, name):
+    with pytest.raises(TypeError, match=rf"^{name}:"):
+        make(SGD([Param([0.0])], lr=0.1))
+
+
+def test_integer_like_schedule_arguments_are_accepted():
+    opt = SGD([Param([0.0])], lr=0.1)
+    sched = CosineAnnealingWarmRestarts(opt, T_0=np.int64(3), T_mult=np.int32(2))
+    assert sched.T_0 == 3 and type(sched.T_0) is int
+
+
 # ------------------------------------------------------------------------ resuming
 
 RESUME_CASES = [
@@ -453,6 +549,7 @@ RESUME_CASES = [
     (Adadelta, dict(lr=0.7, weight_decay=0.01)),
     (Adam, dict(lr=0.01, amsgrad=True)),
     (Adam, dict(variant="torch")),
+    (AdamW, dict(lr=0.01, weight_decay=0.1)),
     (Adamax, {}),
     (Adamax, dict(variant="torch")),
     (NAdam, {}),
@@ -482,9 +579,10 @@ def test_resume_is_bit_for_bit(cls, kwargs):
     saved = opt1.state_dict()
     snapshot = copy.deepcopy(saved)
     steps(first, opt1, seq[30:32])                      # later steps must not leak into `saved`
-    for a, b in zip(saved["state"], snapshot["state"]):
-        for k in a:
-            assert np.array_equal(a[k], b[k])
+    assert saved["state"].keys() == snapshot["state"].keys()
+    for i in saved["state"]:
+        for k, value in saved["state"][i].items():
+            assert np.array_equal(value, snapshot["state"][i][k])
     resumed = [Param(v) for v in initial_values()]
     opt2 = cls(resumed, **kwargs)
     steps(resumed, opt2, seq[:30])
@@ -492,7 +590,7 @@ def test_resume_is_bit_for_bit(cls, kwargs):
     fresh = [Param(w) for w in weights]                 # a new process: new params, new optimizer
     opt3 = cls(fresh, **kwargs)
     opt3.load_state_dict(saved)
-    assert opt3.t == 30
+    assert all(opt3.state[p]["step"] == 30 for p in fresh)
     steps(fresh, opt3, seq[30:])
     for a, b in zip(fresh, straight):
         assert np.array_equal(a.data, b.data)
