@@ -262,3 +262,28 @@ def test_importing_nn_does_not_import_matplotlib():
     code = "import sys, dlbook.nn, dlbook.optimizers, dlbook.train; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_enable_grad_inside_no_grad_and_step_closure():
+    from dlbook.nn import enable_grad, is_grad_enabled
+    from dlbook.optimizers import SGD
+    L = Linear(2, 1, rng=rng(0))
+    opt = SGD(L.parameters(), lr=0.1)
+    x, y = np.ones((3, 2)), np.zeros((3, 1))
+    loss_fn = MSELoss()
+    with no_grad():
+        before = loss_fn(L(x), y)
+    w_before = L.weight.data.copy()
+
+    def closure():
+        opt.zero_grad()
+        value = loss_fn(L(x), y)
+        L.backward(loss_fn.backward())
+        return value
+    with no_grad():
+        with enable_grad():
+            assert is_grad_enabled()
+        assert not is_grad_enabled()
+        loss = opt.step(closure)                      # the closure records, as in torch.optim
+    assert loss == before                             # the loss at the weights before the step
+    assert not np.array_equal(L.weight.data, w_before) and is_grad_enabled()

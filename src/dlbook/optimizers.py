@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from dlbook.checks import check_choice, check_int, check_real
-from dlbook.nn import no_grad
+from dlbook.nn import enable_grad
 
 __all__ = [
     "Optimizer", "SGD", "LRScheduler", "StepLR", "ReduceLROnPlateau", "ReduceLROnRise", "ExponentialLR",
@@ -90,11 +90,8 @@ class Optimizer:
         As in ``torch.optim`` it runs with gradients enabled, even inside ``no_grad()``."""
         if closure is None:
             return None
-        depth, no_grad._depth = no_grad._depth, 0
-        try:
+        with enable_grad():
             return closure()
-        finally:
-            no_grad._depth = depth
 
     def step(self, closure=None):
         """Update every parameter once from its ``.grad``; returns the closure's loss (or None)."""
