@@ -44,7 +44,8 @@ class Optimizer:
         self.param_groups = []
         groups = list(params)
         if not groups:
-            raise ValueError("params: got an empty parameter list")
+            raise ValueError("params: got an empty parameter list (a model finds only the "
+                             "dlbook.nn.Parameter attributes of its modules; a raw array is not one)")
         for group in groups if isinstance(groups[0], dict) else [{"params": groups}]:
             self.add_param_group(group)
 
