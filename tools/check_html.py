@@ -7,10 +7,13 @@ Serves the HTML on 127.0.0.1 and blocks every request to any other host. Fails (
 page logs a console error or throws, a request is blocked or fails (the book must work offline),
 math on the page is not typeset by the bundled MathJax, an image does not load, an exported
 cell has no dlbook badge, or a heading shows Sphinx's section number before the notes' own.
+Also checks, from the files, every link from a code cell to the API reference, every chapter
+download (.ipynb, .md) and every figure file (figures/<label>.svg|png).
 """
 import argparse
 import functools
 import http.server
+import re
 import shutil
 import sys
 import threading
@@ -65,6 +68,41 @@ def check_page(page, url: str) -> list[str]:
     return problems
 
 
+LINK = re.compile(r'<a\b[^>]*?href="([^"#]*)(?:#([^"]*))?"[^>]*>')
+
+
+def check_links(root: Path, pages) -> dict:
+    """Links that must resolve inside the site, without a browser: every code-cell name linked
+    to its API entry (sphinx-codeautolink, each distinct target once), every download of a
+    chapter (``_sources/…ipynb|md``) and every figure file (``figures/…``). Returns
+    ``{page: [problems]}``."""
+    ids, problems = {}, {}
+
+    def anchors(path):
+        if path not in ids:
+            ids[path] = set(re.findall(r'\bid="([^"]+)"', path.read_text(errors="replace")))
+        return ids[path]
+
+    checked = {}
+    for page in pages:
+        html = page.read_text(errors="replace")
+        for m in LINK.finditer(html):
+            tag, href, anchor = m.group(0), m.group(1), m.group(2)
+            if not ("sphinx-codeautolink-a" in tag or "_sources/" in href or "figures/" in href) \
+                    or "://" in href or not href:
+                continue
+            target = (page.parent / href).resolve()
+            key = (target, anchor)
+            if key not in checked:
+                checked[key] = (f"broken link {href}" + (f"#{anchor}" if anchor else "")
+                                if not target.is_file() or (anchor and target.suffix == ".html"
+                                                            and anchor not in anchors(target))
+                                else None)
+            if checked[key]:
+                problems.setdefault(page, []).append(checked[key])
+    return problems
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("html", type=Path)
@@ -74,6 +112,7 @@ def main(argv=None):
     pages = sorted(p for p in args.html.rglob("*.html")
                    if not any(part.startswith(("_", ".")) for part in p.relative_to(args.html).parts)
                    and 'http-equiv="Refresh"' not in p.read_text(errors="replace")[:2000])
+    link_problems = check_links(args.html, pages)
     server = serve(args.html)
     base = f"http://127.0.0.1:{server.server_address[1]}/"
     blocked = []
@@ -95,6 +134,7 @@ def main(argv=None):
             problems = check_page(page, base + rel)
             problems = [p for p in problems if "net::ERR_FAILED" not in p or not blocked[before:]]
             problems += [f"blocked non-local request: {u}" for u in blocked[before:]]
+            problems += link_problems.get(path, [])
             if args.screenshot:
                 args.screenshot.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(args.screenshot / (rel.replace("/", "_") + ".png")),

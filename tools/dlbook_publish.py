@@ -65,7 +65,7 @@ def public_names(module: str) -> list:
             names.append(node.name)
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names += [t.id for t in targets if isinstance(t, ast.Name)]
+            names += [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
     return [n for n in dict.fromkeys(names) if not n.startswith("_")]
 
 
@@ -90,10 +90,9 @@ def provenance(module: str) -> dict:
     def names_of(node):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             return [node.name]
-        if isinstance(node, ast.Assign):
-            return [t.id for t in node.targets if isinstance(t, ast.Name)]
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            return [node.target.id]
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            return [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
         return []
 
     for node in ast.parse(source).body:
@@ -118,6 +117,31 @@ def _kind(obj) -> str:
     return "data"
 
 
+def public_bases(cls) -> list:
+    """The base classes a reader can look up: a private base (``_Pool2d``) is replaced by its
+    own public bases, and ``object`` is left out."""
+    out = []
+    for base in cls.__bases__:
+        if base is object:
+            continue
+        for b in (public_bases(base) if base.__name__.startswith("_") else [base]):
+            if b not in out:
+                out.append(b)
+    return out
+
+
+def process_bases(app, name, obj, options, bases):
+    bases[:] = public_bases(obj)
+
+
+def home_module(obj, default: str) -> str:
+    """Where a class or function is defined (a re-export is documented at its home); constants
+    are documented where ``__all__`` names them."""
+    if inspect.isclass(obj) or inspect.isroutine(obj):
+        return getattr(obj, "__module__", None) or default
+    return default
+
+
 def api_page(module: str) -> str:
     """The reStructuredText of the reference page of ``dlbook.<module>``."""
     full = f"dlbook.{module}"
@@ -127,8 +151,7 @@ def api_page(module: str) -> str:
     out = [title, "=" * len(title), "",
            f".. automodule:: {full}", "   :no-members:", "",
            f".. currentmodule:: {full}", ""]
-    own = [n for n in names if hasattr(mod, n)
-           and getattr(getattr(mod, n), "__module__", full) == full]
+    own = [n for n in names if hasattr(mod, n) and home_module(getattr(mod, n), full) == full]
     if own:
         out += [".. autosummary::", "   :nosignatures:", ""] + [f"   {n}" for n in own] + [""]
     for name in names:
@@ -137,14 +160,14 @@ def api_page(module: str) -> str:
                            module, name, location=f"{API_DIR}{module}")
             continue
         obj = getattr(mod, name)
-        home = getattr(obj, "__module__", full)
+        home = home_module(obj, full)
         if home != full:        # a re-export: point to the entry where it is documented
             out += [f"``{name}``: re-exported from :py:obj:`{home}.{name}`.", ""]
             continue
         kind = _kind(obj)
         out += [f".. auto{kind}:: {name}"]
         if kind in ("class", "exception"):
-            out += ["   :members:", "   :show-inheritance:"]
+            out += ["   :members:"] + (["   :show-inheritance:"] if public_bases(obj) else [])
         elif kind == "data":
             out += ["   :no-value:"]
         out += [""]
@@ -176,12 +199,18 @@ def derived_role(name, rawtext, text, lineno, inliner, options=None, content=Non
     return [node], []
 
 
+SMART = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-", "…": "..."})
+
+
 def _norm(title: str) -> str:
-    return " ".join(re.sub(r"[`$*\\]", "", title).split()).lower()
+    """A heading as written in the chapter and as Sphinx shows it (no markup, plain quotes and
+    dashes: docutils' smart quotes turn ``notes'`` into ``notes’``), for comparison."""
+    title = re.sub(r"-{2,3}", "-", re.sub(r"[`$*\\]", "", title).translate(SMART))
+    return " ".join(title.split()).lower()
 
 
 def _toc_sections(env, docname):
-    """``[(title path without the page title, anchor)]`` of a page, from Sphinx's toc."""
+    """``[(title path from the page title down, anchor)]`` of a page, from Sphinx's toc."""
     found = []
 
     def walk(node, stack):
@@ -199,17 +228,20 @@ def _toc_sections(env, docname):
     toc = env.tocs.get(docname)
     if toc is not None:
         walk(toc, [])
-    return [(path[1:], anchor) for path, anchor in found]
+    return found
 
 
 def find_section(env, docname, path):
-    """The anchor (``#id`` or ``""``) of the section ``path`` ("A › B") of page ``docname``."""
+    """The anchor (``#id``, or ``""`` for the page itself) of the section ``path`` ("A › B") of
+    page ``docname``; the path leaves out the page title unless it *is* the page title (code
+    above the first section)."""
     wanted = [_norm(p) for p in path.split(SEPARATOR.strip())]
     sections = _toc_sections(env, docname)
     for titles, anchor in sections:
-        if [_norm(t) for t in titles] == wanted:
+        normed = [_norm(t) for t in titles]
+        if normed[1:] == wanted or normed == wanted:
             return anchor
-    last = [anchor for titles, anchor in sections if titles and _norm(titles[-1]) == wanted[-1]]
+    last = [anchor for titles, anchor in sections if _norm(titles[-1]) == wanted[-1]]
     return last[0] if len(last) == 1 else None
 
 
@@ -238,7 +270,7 @@ class ResolveDerived(SphinxPostTransform):
 
 
 LITERAL = re.compile(r"(``.+?``|:[\w:]+:`[^`]+`|`[^`]+`_?)")
-STAR = re.compile(r"(?<![\w*\\])(\*\*?)(?=[A-Za-z_])(?![\w.]*\1(?:\W|$))")
+STAR = re.compile(r"(?<![\w*\\])(\*\*?)(?=[A-Za-z_])(?![^*]*?\S\1(?:[^\w*]|$))")
 TRAILING_UNDERSCORE = re.compile(r"(?<=\w)_(?=[\s,.;:)\]]|$)")
 
 
@@ -284,7 +316,8 @@ def add_derived_line(app, what, name, obj, options, lines):
     if not (PKG / f"{module}.py").exists():
         return
     where = _provenance_cached(app, module).get(qual)
-    if where:
+    in_summary = what == "data" and not {"no-value", "no_value"} & set(options or {})
+    if where and not in_summary:        # (autosummary's table would show the link as summary)
         chapter, path = where
         lines += ["", f"*Derived in* :dlbook-derived:`{chapter} · {path}`", ""]
 
@@ -419,6 +452,13 @@ def _write_if_changed(path: Path, data: bytes):
         path.write_bytes(data)
 
 
+def notebook_text(path: Path) -> str:
+    """The chapter ``path`` (MyST markdown) as the ``.ipynb`` a reader downloads: jupytext's
+    conversion of the source, without outputs (they are recomputed on the reader's machine)."""
+    import jupytext
+    return jupytext.writes(jupytext.read(path), fmt="ipynb")
+
+
 def notebook_download(app, pagename, templatename, context, doctree):
     """Write ``_sources/<page>.ipynb`` (jupytext) and offer it in the theme's download menu."""
     if app.builder.format != "html" or not pagename.startswith("book/"):
@@ -426,14 +466,73 @@ def notebook_download(app, pagename, templatename, context, doctree):
     path = ROOT / f"{pagename}.md"
     if not path.exists() or not is_notebook_source(path.read_text(encoding="utf-8")):
         return
-    import jupytext
     target = Path(app.outdir) / "_sources" / f"{pagename}.ipynb"
     target.parent.mkdir(parents=True, exist_ok=True)
-    _write_if_changed(target, jupytext.writes(jupytext.read(path), fmt="ipynb").encode("utf-8"))
+    _write_if_changed(target, notebook_text(path).encode("utf-8"))
     context["ipynb_source"] = f"{pagename}.ipynb"
 
 
+STUB = """..
+   API reference of dlbook.{m}: this stub is replaced when the book is built by
+   tools/dlbook_publish.py (autodoc entries for every name in dlbook.{m}.__all__). Keep one stub
+   per module of src/dlbook (tests/test_publishing.py checks it).
+
+``dlbook.{m}``
+{underline}
+"""
+
+
+def write_stubs(root: Path = ROOT) -> list:
+    """Create ``book/api/<module>.rst`` for every module of the package that has none."""
+    made = []
+    for m in modules():
+        path = root / API_DIR / f"{m}.rst"
+        if not path.exists():
+            path.write_text(STUB.format(m=m, underline="=" * len(f"``dlbook.{m}``")),
+                            encoding="utf-8")
+            made.append(path)
+    return made
+
+
+def check_stubs(app):
+    missing = [m for m in modules() if not (ROOT / API_DIR / f"{m}.rst").exists()]
+    if missing:
+        logger.warning("no API reference page for dlbook.%s: run `python tools/dlbook_publish.py "
+                       "--stubs` to create %s", ", dlbook.".join(missing),
+                       ", ".join(f"{API_DIR}{m}.rst" for m in missing))
+
+
+def patch_codeautolink():
+    """Let sphinx-codeautolink walk pages that contain sphinx-exercise blocks.
+
+    codeautolink keeps a stack of section titles: it pushes on every ``title`` node and pops on
+    leaving every ``section``. sphinx-exercise wraps each exercise's and solution's body in a
+    ``section`` without a title, so the stack runs empty ("IndexError: pop from empty list" on
+    the first chapter with exercises). Leaving a section now restores the stack to its depth on
+    entering, which is the same for titled sections and right for untitled ones."""
+    try:
+        from sphinx_codeautolink.extension.block import CodeBlockAnalyser
+    except ImportError:
+        return
+    if getattr(CodeBlockAnalyser, "_dlbook_patched", False):
+        return
+
+    def visit_section(self, node):
+        if node["ids"]:
+            self.current_refid = node["ids"][0]
+        self.__dict__.setdefault("_dlbook_depths", []).append(len(self.title_stack))
+
+    def depart_section(self, node):
+        del self.title_stack[self._dlbook_depths.pop():]
+
+    CodeBlockAnalyser.visit_section = visit_section
+    CodeBlockAnalyser.depart_section = depart_section
+    CodeBlockAnalyser._dlbook_patched = True
+
+
 def setup(app):
+    patch_codeautolink()
+    app.connect("builder-inited", check_stubs)
     app.setup_extension("sphinx.ext.autodoc")
     app.setup_extension("sphinx.ext.autosummary")
     app.add_node(derived_ref)
@@ -441,7 +540,17 @@ def setup(app):
     app.add_post_transform(ResolveDerived)
     app.connect("source-read", source_read)
     app.connect("autodoc-process-docstring", add_derived_line)
+    app.connect("autodoc-process-bases", process_bases)
     app.connect("env-updated", write_figures)
     # before sphinx-book-theme builds its download menu (priority 501)
     app.connect("html-page-context", notebook_download, priority=400)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
+
+
+if __name__ == "__main__":
+    import sys
+    if sys.argv[1:] == ["--stubs"]:
+        for made in write_stubs():
+            print(f"created {made.relative_to(ROOT)}")
+    else:
+        sys.exit("usage: python tools/dlbook_publish.py --stubs   (create missing API reference pages)")
