@@ -149,6 +149,17 @@ def fetch_word_eval(dest):
                 (dest / rel).write_bytes(z.read(f"gensim/test/test_data/{name}"))
 
 
+
+@dataset("ding-de-en", files={"ding/de-en.txt":
+                              "34052c6021d09eadfee7a893a789204265954df70fe9c36d38fa00058d79d326"})
+def fetch_ding(dest):
+    """Chapters 12-13: the Ding German-English dictionary (Frank Richter, TU Chemnitz, GPL-2+),
+    version 2023-01-30, as shipped by Debian's `trans-de-en` (/usr/share/trans/de-en)."""
+    import shutil
+    shipped = [p for p in _debian_files("trans-de-en") if p.name == "de-en" and p.parent.name == "trans"]
+    (dest / "ding").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(shipped[0], dest / "ding" / "de-en.txt")
+
 def main(names):
     dest = data_home()
     unknown = [n for n in names if n not in DATASETS]

@@ -1053,7 +1053,7 @@ class Embedding(Module):
         return f"{self.num_embeddings}, {self.embedding_dim}{pad}"
 
 
-# book/ch13_transformer.md · 13.2 Multi-Headed Attention › The feed-forward network, residual connections and layer normalization
+# book/ch13_transformer.md · 13.2 Multi-Headed Attention › Feed-forward network, residuals, layer norm
 class LayerNorm(Module):
     """Layer normalization (Ba et al. 2016), as ``torch.nn.LayerNorm``; used in every sub-layer of
     the transformer (notes §13.2). Each example is normalized over its last dimensions
