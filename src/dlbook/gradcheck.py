@@ -4,6 +4,8 @@
 
 import numpy as np
 
+__all__ = ["gradcheck"]
+
 
 # book/ch04_feedforward.md · 4.3 Backpropagation › Checking gradients numerically
 def gradcheck(module, *inputs, wrt=(0,), eps=1e-6, seed=0, check_params=True, return_errors=False):

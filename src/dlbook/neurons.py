@@ -2,14 +2,20 @@
 # DO NOT EDIT: change the chapter, then run `python tools/tangle.py`.
 """Artificial neurons: the McCulloch-Pitts neuron, the perceptron and its learning algorithm,
 exact tests of linear separability and the network of 2**n perceptrons (Chapter 2, notes
-§2.1-2.5), and the smooth neurons of the chapters that follow.
-"""
+§2.1-2.5), and the smooth neurons of the chapters that follow."""
 
-import numbers
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from dlbook.checks import as_rng, check_choice, check_int, check_real, check_shape
+
+__all__ = [
+    "boolean_inputs", "MPNeuron", "Perceptron", "ConvergenceWarning", "FitResult", "modified_inputs",
+    "modified_perceptron", "is_linearly_separable", "boolean_functions", "linearly_separable_functions",
+    "PerceptronNetwork", "sigmoid", "SigmoidNeuron",
+]
 
 
 # book/ch02_perceptrons.md · 2.1 Biological neurons › The McCulloch–Pitts neuron
@@ -19,7 +25,6 @@ def _values(a, limit=6):
     return u[:limit].tolist() + (["..."] if len(u) > limit else [])
 
 
-# book/ch02_perceptrons.md · 2.1 Biological neurons › The McCulloch–Pitts neuron
 def _as_samples(X, n_features, name="X", values=None):
     """Check ``X`` and return it as a 2-D float array of shape (n_samples, n_features).
 
@@ -46,7 +51,6 @@ def _as_samples(X, n_features, name="X", values=None):
     return a2.astype(float), single
 
 
-# book/ch02_perceptrons.md · 2.1 Biological neurons › The McCulloch–Pitts neuron
 def _as_labels(y, n_samples, name="y"):
     """Check binary targets: a 1-D array of n_samples labels in {0, 1}."""
     a = np.asarray(y)
@@ -64,25 +68,16 @@ def _as_labels(y, n_samples, name="y"):
     return a.astype(int)
 
 
-# book/ch02_perceptrons.md · 2.1 Biological neurons › The McCulloch–Pitts neuron
-def _check_count(value, name, low=1):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
-    return int(value)
-
-
-# book/ch02_perceptrons.md · 2.1 Biological neurons › The McCulloch–Pitts neuron
 def boolean_inputs(n):
     """All 2**n binary inputs of n variables, in the row order of the notes' Tables 1-3.
 
     Row ``r`` holds the binary digits of ``r`` with x_1 the lowest, so for n = 2 the rows are
     (0, 0), (1, 0), (0, 1), (1, 1) as in the notes (§2.4). Shape (2**n, n), dtype int.
     """
-    n = _check_count(n, "n", low=0)
+    n = check_int(n, "n", low=0)
     return (np.arange(2 ** n)[:, None] >> np.arange(n)) & 1
 
 
-# book/ch02_perceptrons.md · 2.1 Biological neurons › The McCulloch–Pitts neuron
 class MPNeuron:
     """McCulloch-Pitts neuron (notes §2.1).
 
@@ -92,14 +87,12 @@ class MPNeuron:
     """
 
     def __init__(self, n_inputs, theta, inhibitory=()):
-        self.n_inputs = _check_count(n_inputs, "n_inputs")
-        if isinstance(theta, bool) or not isinstance(theta, numbers.Real):
-            raise TypeError(f"theta: expected a real number, got {theta!r}")
-        inhibitory = tuple(int(i) for i in inhibitory)
-        bad = [i for i in inhibitory if not 0 <= i < self.n_inputs]
-        if bad or len(set(inhibitory)) != len(inhibitory):
-            raise ValueError(f"inhibitory: expected distinct input indices in 0..{self.n_inputs - 1}, "
-                             f"got {inhibitory}")
+        self.n_inputs = check_int(n_inputs, "n_inputs", low=1)
+        check_real(theta, "theta")
+        inhibitory = tuple(check_int(i, f"inhibitory[{k}]", 0, self.n_inputs - 1)
+                           for k, i in enumerate(inhibitory))
+        if len(set(inhibitory)) != len(inhibitory):
+            raise ValueError(f"inhibitory: expected distinct input indices, got {inhibitory}")
         self.theta = theta
         self.inhibitory = tuple(sorted(inhibitory))
         self.excitatory = tuple(i for i in range(self.n_inputs) if i not in self.inhibitory)
@@ -146,10 +139,9 @@ class Perceptron:
     """
 
     def __init__(self, in_features, *, init="random", rng=0):
-        self.in_features = _check_count(in_features, "in_features")
-        if init not in ("random", "zeros"):
-            raise ValueError(f"init: expected 'random' or 'zeros', got {init!r}")
-        self.rng = np.random.default_rng(rng)
+        self.in_features = check_int(in_features, "in_features", low=1)
+        init = check_choice(init, "init", ("random", "zeros"))
+        self.rng = as_rng(rng)
         if init == "random":
             self.weight = self.rng.standard_normal(self.in_features)
             self.bias = float(self.rng.standard_normal())
@@ -234,7 +226,6 @@ class ConvergenceWarning(UserWarning):
     """The perceptron learning algorithm reached its epoch cap without converging (§2.3)."""
 
 
-# book/ch02_perceptrons.md · 2.3 Perceptron learning algorithm › Implementation
 @dataclass
 class FitResult:
     """What a run of the perceptron learning algorithm did (notes §2.3, Algorithms 1 and 2).
@@ -244,15 +235,10 @@ class FitResult:
     made in total; ``mistakes``: corrections per epoch; ``history``: ``(weight, bias, i)`` after
     each correction, ``i`` the sample that caused it (filled when ``fit(record=True)``).
     """
-
     converged: bool
-
     epochs: int = 0
-
     updates: int = 0
-
     mistakes: list = field(default_factory=list)
-
     history: list = field(default_factory=list)
 
     def __repr__(self):
@@ -261,14 +247,10 @@ class FitResult:
                 f"updates={self.updates}, mistakes_in_last_epoch={last})")
 
 
-# book/ch02_perceptrons.md · 2.3 Perceptron learning algorithm › Implementation
 def _check_fit_options(order, max_epochs, on_nonconvergence="ignore"):
-    if order not in ("random", "cyclic"):
-        raise ValueError(f"order: expected 'random' or 'cyclic', got {order!r}")
-    _check_count(max_epochs, "max_epochs")
-    if on_nonconvergence not in ("warn", "raise", "ignore"):
-        raise ValueError(f"on_nonconvergence: expected 'warn', 'raise' or 'ignore', "
-                         f"got {on_nonconvergence!r}")
+    check_choice(order, "order", ("random", "cyclic"))
+    check_int(max_epochs, "max_epochs", low=1)
+    check_choice(on_nonconvergence, "on_nonconvergence", ("warn", "raise", "ignore"))
 
 
 # book/ch02_perceptrons.md · 2.3 Perceptron learning algorithm › Convergence
@@ -282,7 +264,6 @@ def modified_inputs(X, y, *, normalize=False):
     return P / np.linalg.norm(P, axis=1, keepdims=True) if normalize else P
 
 
-# book/ch02_perceptrons.md · 2.3 Perceptron learning algorithm › Convergence
 def modified_perceptron(P, *, w=None, order="cyclic", max_epochs=1000, rng=0):
     """The notes' Algorithm 2 (§2.3): look for w with w.p > 0 for every row p of P.
 
@@ -294,7 +275,7 @@ def modified_perceptron(P, *, w=None, order="cyclic", max_epochs=1000, rng=0):
     P, _ = _as_samples(P, None, "P")
     _check_fit_options(order, max_epochs)
     w = np.zeros(P.shape[1]) if w is None else _as_samples(w, P.shape[1], "w")[0][0]
-    rng = np.random.default_rng(rng)
+    rng = as_rng(rng)
     result = FitResult(converged=False)
     while result.epochs < max_epochs and not result.converged:
         mistakes = 0
@@ -317,7 +298,7 @@ def is_linearly_separable(X, y):
     For finitely many points this is the feasibility of the linear program
     s_j (w.x_j + w_0) >= 1, s_j = +1 / -1 for label 1 / 0, solved by scipy's HiGHS.
     """
-    from scipy.optimize import linprog     # imported here: the rest of dlbook needs only numpy
+    from scipy.optimize import linprog  # imported here: the rest of dlbook needs only numpy
 
     X, _ = _as_samples(X, None)
     y = _as_labels(y, len(X))
@@ -330,19 +311,17 @@ def is_linearly_separable(X, y):
     return res.status == 0
 
 
-# book/ch02_perceptrons.md · 2.4 Linearly separable boolean functions
 def boolean_functions(n):
     """All 2**(2**n) boolean functions of n inputs (0 <= n <= 4), as truth tables: row k - 1
     is the notes' f_k (Table 2, §2.4), its outputs on ``boolean_inputs(n)`` being the binary
     digits of k - 1, first input row first. Shape (2**(2**n), 2**n), dtype int."""
-    n = _check_count(n, "n", low=0)
+    n = check_int(n, "n", low=0)
     if n > 4:
         raise ValueError(f"n: expected 0 <= n <= 4 (there are 2**2**n functions to list), got {n}")
     m = 2 ** n
     return (np.arange(2 ** m)[:, None] >> np.arange(m - 1, -1, -1)) & 1
 
 
-# book/ch02_perceptrons.md · 2.4 Linearly separable boolean functions
 def linearly_separable_functions(n):
     """Boolean mask over ``boolean_functions(n)``: which functions are linearly separable (§2.4).
 
@@ -375,7 +354,7 @@ class PerceptronNetwork:
     """
 
     def __init__(self, n_inputs):
-        self.n_inputs = _check_count(n_inputs, "n_inputs")
+        self.n_inputs = check_int(n_inputs, "n_inputs", low=1)
         if self.n_inputs > 16:
             raise ValueError(f"n_inputs: expected at most 16 (the hidden layer has 2**n_inputs "
                              f"perceptrons), got {n_inputs}")
@@ -420,6 +399,7 @@ class PerceptronNetwork:
         ``fit_kwargs``) on the hidden activations, which are always linearly separable.
         Returns a FitResult.
         """
+        method = check_choice(method, "method", ("solve", "perceptron"))
         H = self.hidden(X)
         y = _as_labels(y, len(H))
         if method == "solve":
@@ -433,8 +413,6 @@ class PerceptronNetwork:
             out = Perceptron(H.shape[1], init="zeros")
             result = out.fit(H, y, **fit_kwargs)
             self.output_weight, self.output_bias = out.weight[None, :], np.array([out.bias])
-        else:
-            raise ValueError(f"method: expected 'solve' or 'perceptron', got {method!r}")
         self.fit_result = result
         return result
 
@@ -464,27 +442,23 @@ class SigmoidNeuron:
     """A single sigmoid neuron f(x) = sigma(w^T x + b) trained by gradient descent (notes §3.3).
 
     ``weight`` (shape ``(in_features,)``) holds the notes' w_1..w_n and ``bias`` (a float) their
-    w_0 = b. Missing initial values are drawn from N(0, 1) with ``rng`` (default: seed 0).
+    w_0 = b. Missing initial values are drawn from N(0, 1) with ``as_rng(rng)``: a Generator,
+    an integer seed (default 0, so two default neurons are equal) or None (unseeded).
     Inputs ``X`` have shape ``(N, in_features)``; with ``in_features == 1`` a 1-D array of N
     numbers is accepted too. The loss is the mean half squared error
     L(w, b) = 1/N sum_i 1/2 (f(x_i) - y_i)^2 (chapter 3, eq-ch03-loss).
     """
 
-    def __init__(self, in_features=1, *, weight=None, bias=None, rng=None):
-        if isinstance(in_features, bool) or not isinstance(in_features, (int, np.integer)):
-            raise TypeError(f"in_features: expected an int, got {type(in_features).__name__}")
-        if in_features < 1:
-            raise ValueError(f"in_features: expected a value >= 1, got {in_features}")
-        rng = np.random.default_rng(0) if rng is None else rng
+    def __init__(self, in_features=1, *, weight=None, bias=None, rng=0):
+        in_features = check_int(in_features, "in_features", low=1)
+        rng = as_rng(rng)
         weight = np.atleast_1d(rng.standard_normal(in_features) if weight is None else weight)
         bias = np.asarray(rng.standard_normal() if bias is None else bias)
         for name, value in (("weight", weight), ("bias", bias)):
             if value.dtype.kind not in "biuf":
                 raise TypeError(f"{name}: expected real numbers, got dtype {value.dtype}")
-        if weight.shape != (in_features,):
-            raise ValueError(f"weight: expected shape ({in_features},), got {weight.shape}")
-        if bias.ndim != 0:
-            raise ValueError(f"bias: expected a scalar, got shape {bias.shape}")
+        check_shape(weight, "weight", (in_features,))
+        check_shape(bias, "bias (a scalar)", ())
         self.weight, self.bias = weight.astype(np.float64), float(bias)
 
     def _inputs(self, X, y=None):
@@ -531,17 +505,11 @@ class SigmoidNeuron:
         Returns the trajectory: a dict of arrays ``weight`` (T+1, in_features), ``bias`` (T+1,)
         and ``loss`` (T+1,), row t holding the parameters and loss before step t+1.
         """
-        if isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating)):
-            raise TypeError(f"lr: expected a real number, got {type(lr).__name__}")
-        if not (np.isfinite(lr) and lr > 0):
-            raise ValueError(f"lr: expected a finite value > 0, got {lr}")
-        if isinstance(max_iterations, bool) or not isinstance(max_iterations, (int, np.integer)):
-            raise TypeError(f"max_iterations: expected an int, got {type(max_iterations).__name__}")
-        if max_iterations < 0:
-            raise ValueError(f"max_iterations: expected a value >= 0, got {max_iterations}")
+        lr = check_real(lr, "lr", low=0, low_open=True)
+        max_iterations = check_int(max_iterations, "max_iterations", low=0)
         X, y = self._inputs(X, y)
         weights, biases, losses = [self.weight.copy()], [self.bias], [self.loss(X, y)]
-        for t in range(max_iterations):
+        for _ in range(max_iterations):
             dw, db = self.grad(X, y)
             self.weight = self.weight - lr * dw
             self.bias = self.bias - lr * db
