@@ -1,0 +1,286 @@
+"""dlbook.cnn (chapter 9): gradient checks, PyTorch parity (forward and backward, float64, weights
+loaded from a torch.nn module's state_dict), output sizes and bad input."""
+import numpy as np
+import pytest
+import torch
+
+from dlbook.cnn import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Conv2d, Flatten, LocalResponseNorm,
+                        MaxPool2d, col2im, conv_output_size, im2col)
+from dlbook.gradcheck import gradcheck
+
+torch.set_num_threads(1)
+
+
+def _rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+def _load_torch(ours, theirs):
+    """Copy our parameters (and buffers) into the torch module through its state_dict."""
+    state = {k: torch.from_numpy(np.array(v)) for k, v in ours.state_dict().items()}
+    theirs.load_state_dict(state)
+
+
+def _parity(ours, theirs, x, tol=1e-11, seed=1):
+    """Forward, input gradient and parameter gradients of ours vs torch (float64)."""
+    xt = torch.tensor(x, requires_grad=True)
+    ours.zero_grad()
+    theirs.zero_grad()
+    y = ours(x)
+    yt = theirs(xt)
+    G = _rng(seed).standard_normal(y.shape)
+    yt.backward(torch.from_numpy(G))
+    dx = ours.backward(G)
+    assert y.shape == tuple(yt.shape)
+    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=0, atol=tol)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=0, atol=tol)
+    tparams = dict(theirs.named_parameters())
+    for name, p in ours.named_parameters():
+        np.testing.assert_allclose(p.grad, tparams[name].grad.numpy(), rtol=0, atol=tol, err_msg=name)
+    return y
+
+
+CONV_CASES = [  # in, out, kernel, stride, padding, bias, groups, input H, W
+    (3, 4, 3, 1, 0, True, 1, 8, 8),
+    (3, 4, 3, 1, 1, True, 1, 7, 9),
+    (2, 5, 3, 2, 1, True, 1, 9, 9),
+    (2, 3, (3, 2), (2, 1), (1, 0), False, 1, 7, 6),
+    (1, 2, 5, 3, 2, True, 1, 11, 10),
+    (4, 6, 1, 1, 0, True, 1, 5, 5),
+    (4, 6, 3, 1, 1, True, 2, 6, 6),
+    (3, 2, (1, 4), (1, 3), (0, 2), False, 1, 5, 9),
+]
+
+
+@pytest.mark.parametrize("cin,cout,k,s,p,bias,groups,H,W", CONV_CASES)
+def test_conv2d_matches_torch(cin, cout, k, s, p, bias, groups, H, W):
+    ours = Conv2d(cin, cout, k, s, p, bias=bias, groups=groups, rng=0)
+    theirs = torch.nn.Conv2d(cin, cout, k, s, p, bias=bias, groups=groups, dtype=torch.float64)
+    _load_torch(ours, theirs)
+    _parity(ours, theirs, _rng(2).standard_normal((3, cin, H, W)))
+
+
+@pytest.mark.parametrize("cin,cout,k,s,p,bias,groups,H,W", CONV_CASES)
+def test_conv2d_gradcheck(cin, cout, k, s, p, bias, groups, H, W):
+    ours = Conv2d(cin, cout, k, s, p, bias=bias, groups=groups, rng=0)
+    assert gradcheck(ours, _rng(3).standard_normal((2, cin, H, W))) < 1e-6
+
+
+def test_conv2d_input_grad_false_same_parameter_grads():
+    a, b = Conv2d(2, 3, 3, padding=1, rng=0), Conv2d(2, 3, 3, padding=1, rng=0)
+    x = _rng().standard_normal((2, 2, 6, 6))
+    G = _rng(1).standard_normal((2, 3, 6, 6))
+    a(x), b(x)
+    assert a.backward(G, input_grad=False) is None
+    b.backward(G)
+    np.testing.assert_array_equal(a.weight.grad, b.weight.grad)
+
+
+def test_conv2d_float32_stays_float32_and_matches_float64():
+    a = Conv2d(3, 4, 3, padding=1, rng=0, dtype=np.float32)
+    b = Conv2d(3, 4, 3, padding=1, rng=0)
+    x = _rng().standard_normal((2, 3, 5, 5))
+    ya = a(x.astype(np.float32))
+    assert ya.dtype == np.float32 and a.backward(np.ones_like(ya)).dtype == np.float32
+    np.testing.assert_allclose(ya, b(x), atol=1e-5)
+
+
+def test_conv2d_torch_initialization_bounds():
+    layer = Conv2d(8, 16, 3, rng=0)
+    bound = 1 / np.sqrt(8 * 9)
+    assert np.abs(layer.weight.data).max() <= bound
+    assert np.abs(layer.weight.data).max() > 0.9 * bound
+    assert layer.weight.shape == (16, 8, 3, 3) and layer.bias.shape == (16,)
+
+
+def test_im2col_col2im_are_adjoint():
+    rng = _rng()
+    x = rng.standard_normal((2, 3, 7, 8))
+    cols, (Ho, Wo) = im2col(x, (3, 2), (2, 3), (1, 1))
+    assert (Ho, Wo) == (conv_output_size(7, 3, 2, 1), conv_output_size(8, 2, 3, 1))
+    c = rng.standard_normal(cols.shape)
+    # <im2col(x), c> = <x, col2im(c)>
+    assert np.isclose(np.sum(cols * c), np.sum(x * col2im(c, x.shape, (3, 2), (2, 3), (1, 1))))
+
+
+def test_output_size_rounds_down_as_torch():
+    for W1, F, S, P in [(224, 11, 4, 0), (8, 3, 2, 0), (28, 3, 2, 1), (10, 4, 3, 1)]:
+        t = torch.nn.Conv2d(1, 1, F, S, P)(torch.zeros(1, 1, W1, W1))
+        assert conv_output_size(W1, F, S, P) == t.shape[-1]
+        assert Conv2d(1, 1, F, S, P, rng=0)(np.zeros((1, 1, W1, W1))).shape[-1] == t.shape[-1]
+
+
+POOL_CASES = [(2, None, 0), (3, 2, 1), (3, 1, 0), ((3, 2), (1, 2), (1, 0)), (2, 1, 1)]
+
+
+@pytest.mark.parametrize("k,s,p", POOL_CASES)
+def test_maxpool_matches_torch_and_gradcheck(k, s, p):
+    x = _rng(4).standard_normal((2, 3, 9, 8))
+    _parity(MaxPool2d(k, s, p), torch.nn.MaxPool2d(k, s, p), x, tol=1e-14)
+    assert gradcheck(MaxPool2d(k, s, p), _rng(5).standard_normal((2, 2, 7, 6))) < 1e-6
+
+
+def test_maxpool_overlapping_windows_accumulate_at_the_argmax():
+    x = np.zeros((1, 1, 4, 4))
+    x[0, 0, 1, 1] = 5.0                     # inside all four 3x3 windows (stride 1)
+    pool = MaxPool2d(3, stride=1)
+    y = pool(x)
+    dx = pool.backward(np.ones_like(y))
+    assert dx[0, 0, 1, 1] == 4 and dx.sum() == 4
+
+
+def test_maxpool_ties_go_to_the_first_position_like_torch():
+    x = np.ones((1, 1, 4, 4))
+    _parity(MaxPool2d(2), torch.nn.MaxPool2d(2), x, tol=0)
+
+
+@pytest.mark.parametrize("k,s,p", POOL_CASES)
+def test_avgpool_matches_torch_and_gradcheck(k, s, p):
+    x = _rng(6).standard_normal((2, 3, 9, 8))
+    _parity(AvgPool2d(k, s, p), torch.nn.AvgPool2d(k, s, p), x)
+    assert gradcheck(AvgPool2d(k, s, p), _rng(7).standard_normal((2, 2, 7, 6))) < 1e-6
+
+
+@pytest.mark.parametrize("size", [1, (2, 3), (3, 3), (4, 5)])
+def test_adaptive_avgpool_matches_torch(size):
+    x = _rng(8).standard_normal((2, 3, 7, 9))
+    _parity(AdaptiveAvgPool2d(size), torch.nn.AdaptiveAvgPool2d(size), x)
+    assert gradcheck(AdaptiveAvgPool2d(size), x) < 1e-6
+
+
+def test_flatten_matches_torch():
+    x = _rng().standard_normal((2, 3, 4, 5))
+    _parity(Flatten(), torch.nn.Flatten(), x, tol=0)
+    _parity(Flatten(2, 3), torch.nn.Flatten(2, 3), x, tol=0)
+    assert gradcheck(Flatten(), x) < 1e-6
+
+
+def test_batchnorm_train_and_eval_match_torch():
+    rng = _rng(9)
+    ours = BatchNorm2d(3, momentum=0.2)
+    ours.weight.data[:] = rng.standard_normal(3)
+    ours.bias.data[:] = rng.standard_normal(3)
+    theirs = torch.nn.BatchNorm2d(3, momentum=0.2, dtype=torch.float64)
+    _load_torch(ours, theirs)
+    for shift in (0.0, 2.0, -1.0):                      # several training steps: running statistics
+        _parity(ours, theirs, rng.standard_normal((4, 3, 5, 6)) * 3 + shift)
+    np.testing.assert_allclose(ours.running_mean, theirs.running_mean.numpy(), atol=1e-13)
+    np.testing.assert_allclose(ours.running_var, theirs.running_var.numpy(), atol=1e-13)
+    assert int(ours.num_batches_tracked) == int(theirs.num_batches_tracked) == 3
+    ours.eval(), theirs.eval()
+    _parity(ours, theirs, rng.standard_normal((2, 3, 4, 4)))
+    state = ours.state_dict()
+    assert set(state) == set(theirs.state_dict())
+
+
+def test_batchnorm_gradcheck_train_and_eval():
+    bn = BatchNorm2d(3)
+    bn.weight.data[:] = [0.5, -1.5, 2.0]
+    bn.bias.data[:] = [0.1, 0.2, -0.3]
+    x = _rng(10).standard_normal((3, 3, 4, 4))
+    assert gradcheck(bn, x) < 1e-6
+    bn.eval()
+    bn.running_var[:] = [0.5, 2.0, 1.5]
+    assert gradcheck(bn, x) < 1e-6
+
+
+@pytest.mark.parametrize("size,alpha,beta,k", [(5, 5e-4, 0.75, 2.0), (4, 0.3, 0.75, 1.0), (3, 0.5, 0.5, 1.5)])
+def test_local_response_norm_matches_torch(size, alpha, beta, k):
+    x = _rng(11).standard_normal((2, 7, 3, 4))
+    _parity(LocalResponseNorm(size, alpha, beta, k), torch.nn.LocalResponseNorm(size, alpha, beta, k), x)
+    assert gradcheck(LocalResponseNorm(size, alpha, beta, k), x) < 1e-6
+
+
+def test_small_conv_network_end_to_end_matches_torch():
+    from dlbook.nn import CrossEntropyLoss, Linear, Sequential, Tanh
+    rng = _rng(12)
+    ours = Sequential(Conv2d(1, 4, 3, padding=1, rng=0), BatchNorm2d(4), Tanh(), MaxPool2d(2),
+                      Conv2d(4, 6, 3, stride=2, rng=1), Tanh(), AvgPool2d(2, stride=1), Flatten(),
+                      Linear(6 * 1 * 1, 5, rng=2))
+    tnn = torch.nn
+    theirs = tnn.Sequential(tnn.Conv2d(1, 4, 3, padding=1), tnn.BatchNorm2d(4), tnn.Tanh(), tnn.MaxPool2d(2),
+                            tnn.Conv2d(4, 6, 3, stride=2), tnn.Tanh(), tnn.AvgPool2d(2, stride=1), tnn.Flatten(),
+                            tnn.Linear(6, 5)).double()
+    _load_torch(ours, theirs)
+    x = rng.standard_normal((4, 1, 10, 10))
+    y = rng.integers(0, 5, 4)
+    loss_fn = CrossEntropyLoss()
+    xt = torch.tensor(x, requires_grad=True)
+    lt = tnn.functional.cross_entropy(theirs(xt), torch.from_numpy(y))
+    lt.backward()
+    value = loss_fn(ours(x), y)
+    dx = ours.backward(loss_fn.backward())
+    assert abs(value - lt.item()) < 1e-12
+    np.testing.assert_allclose(dx, xt.grad.numpy(), atol=1e-12)
+    tparams = dict(theirs.named_parameters())
+    for name, p in ours.named_parameters():
+        np.testing.assert_allclose(p.grad, tparams[name].grad.numpy(), atol=1e-12, err_msg=name)
+    errors = gradcheck(ours, x[:2], return_errors=True)
+    # the conv bias just before batch norm has no effect in training mode: its gradient is 0
+    assert np.abs(ours[0].bias.grad).max() < 1e-12 and errors.pop("0.bias") <= 1.0 + 1e-6
+    assert max(errors.values()) < 1e-6
+    ours.eval()
+    assert gradcheck(ours, x[:2]) < 1e-6
+
+
+def test_layer_reused_twice_backward_is_lifo():
+    conv = Conv2d(2, 2, 3, padding=1, rng=0)
+    x1, x2 = _rng(1).standard_normal((1, 2, 5, 5)), _rng(2).standard_normal((1, 2, 5, 5))
+    G = _rng(3).standard_normal((1, 2, 5, 5))
+    conv(x1), conv(x2)
+    conv.backward(G)                                   # consumes the call on x2
+    g2 = conv.weight.grad.copy()
+    ref = Conv2d(2, 2, 3, padding=1, rng=0)
+    ref(x2)
+    ref.backward(G)
+    np.testing.assert_allclose(g2, ref.weight.grad)
+    conv.backward(G)
+    with pytest.raises(RuntimeError, match="Conv2d"):
+        conv.backward(G)
+
+
+# ----------------------------------------------------------------------------- bad input
+
+def test_conv2d_wrong_channel_count():
+    with pytest.raises(ValueError, match=r"x: expected .*\(N, 3, H, W\).*\(2, 4, 8, 8\)"):
+        Conv2d(3, 4, 3, rng=0)(np.zeros((2, 4, 8, 8)))
+    with pytest.raises(ValueError, match="x: expected an NCHW batch"):
+        Conv2d(3, 4, 3, rng=0)(np.zeros((3, 8, 8)))
+
+
+def test_input_smaller_than_kernel():
+    with pytest.raises(ValueError, match=r"padded input \(4 x 4\) is smaller than the kernel \(5 x 5\)"):
+        Conv2d(1, 1, 5, rng=0)(np.zeros((1, 1, 4, 4)))
+    with pytest.raises(ValueError, match="smaller than the pooling window"):
+        MaxPool2d(3)(np.zeros((1, 1, 2, 2)))
+
+
+@pytest.mark.parametrize("stride", [0, -1, (1, 0)])
+def test_non_positive_stride(stride):
+    with pytest.raises(ValueError, match=r"stride: expected values >= 1"):
+        Conv2d(1, 1, 3, stride=stride, rng=0)
+    with pytest.raises(ValueError, match=r"stride: expected values >= 1"):
+        MaxPool2d(2, stride=stride)
+
+
+def test_other_bad_arguments():
+    with pytest.raises(TypeError, match="kernel_size: expected an int or a pair"):
+        Conv2d(1, 1, 2.5, rng=0)
+    with pytest.raises(ValueError, match="padding: expected values >= 0"):
+        Conv2d(1, 1, 3, padding=-1, rng=0)
+    with pytest.raises(ValueError, match="in_channels: expected a positive integer, got 0"):
+        Conv2d(0, 1, 3)
+    with pytest.raises(ValueError, match="groups: expected a divisor"):
+        Conv2d(4, 6, 3, groups=4)
+    with pytest.raises(ValueError, match="padding: expected at most half"):
+        MaxPool2d(2, padding=2)
+    with pytest.raises(ValueError, match="num_features: expected a positive integer"):
+        BatchNorm2d(0)
+    with pytest.raises(ValueError, match="x: expected an NCHW batch of shape \\(N, 3, H, W\\)"):
+        BatchNorm2d(3)(np.zeros((2, 2, 4, 4)))
+    conv = Conv2d(1, 2, 3, rng=0)
+    conv(np.zeros((2, 1, 5, 5)))
+    with pytest.raises(ValueError, match="grad_output: expected the shape of the forward output"):
+        conv.backward(np.zeros((2, 2, 4, 4)))
+    with pytest.raises(RuntimeError, match="Conv2d.backward"):
+        Conv2d(1, 2, 3, rng=0).backward(np.zeros((1, 2, 3, 3)))
