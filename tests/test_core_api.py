@@ -287,3 +287,9 @@ def test_enable_grad_inside_no_grad_and_step_closure():
         loss = opt.step(closure)                      # the closure records, as in torch.optim
     assert loss == before                             # the loss at the weights before the step
     assert not np.array_equal(L.weight.data, w_before) and is_grad_enabled()
+
+
+def test_gradcheck_with_a_non_contiguous_input():
+    """A strided input (a swapaxes view, a Fortran-order array) is perturbed in place, not in a copy."""
+    assert gradcheck(Tanh(), np.asfortranarray(rng(0).normal(size=(4, 3)))) < TOL
+    assert gradcheck(Tanh(), rng(1).normal(size=(3, 4)).swapaxes(0, 1)) < TOL

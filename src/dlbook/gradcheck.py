@@ -60,15 +60,14 @@ def gradcheck(module, *inputs, wrt=(0,), eps=1e-6, seed=0, check_params=True, re
             raise ValueError(f"{name}: backward gave a gradient of shape {g.shape}, "
                              f"expected {v.shape}")
         numeric = np.zeros_like(g)
-        flat, nflat = v.reshape(-1), numeric.reshape(-1)
-        for j in range(flat.size):
-            old = flat[j]
-            flat[j] = old + eps
+        for j in np.ndindex(v.shape):          # index v itself: a reshape of a strided view copies
+            old = v[j]
+            v[j] = old + eps
             j_plus = J()
-            flat[j] = old - eps
+            v[j] = old - eps
             j_minus = J()
-            flat[j] = old
-            nflat[j] = (j_plus - j_minus) / (2 * eps)
+            v[j] = old
+            numeric[j] = (j_plus - j_minus) / (2 * eps)
         scale = max(np.max(np.abs(g), initial=0.0), np.max(np.abs(numeric), initial=0.0))
         errors[name] = 0.0 if scale == 0 else float(np.max(np.abs(g - numeric)) / scale)
 
