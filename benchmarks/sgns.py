@@ -38,8 +38,8 @@ def main():
     ap.add_argument("--batch", type=int, default=1024, help="pairs per dlbook update")
     args = ap.parse_args()
 
-    from gensim.models import Word2Vec
     import gensim
+    from gensim.models import Word2Vec
 
     sentences = [s for d in load_sotu() for s in tokenize_words(d["text"])]
     vocab = Vocabulary(sentences, min_count=5)

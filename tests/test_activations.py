@@ -5,10 +5,30 @@ import pytest
 import torch
 
 from dlbook.gradcheck import gradcheck
-from dlbook.nn import (ELU, GELU, LeakyReLU, Linear, Maxout, Parameter, PReLU, ReLU, SiLU, Softplus,
-                       calculate_gain, constant_, init, kaiming_normal_, kaiming_uniform_, normal_,
-                       ones_, uniform_, xavier_normal_, xavier_uniform_, zeros_)
-from dlbook.nn import _calculate_fan_in_and_fan_out
+from dlbook.nn import (
+    ELU,
+    GELU,
+    LeakyReLU,
+    Linear,
+    Maxout,
+    Parameter,
+    PReLU,
+    ReLU,
+    SiLU,
+    Softplus,
+    _calculate_fan_in_and_fan_out,
+    calculate_gain,
+    constant_,
+    init,
+    kaiming_normal_,
+    kaiming_uniform_,
+    normal_,
+    ones_,
+    uniform_,
+    xavier_normal_,
+    xavier_uniform_,
+    zeros_,
+)
 
 torch.set_default_dtype(torch.float64)
 

@@ -6,8 +6,21 @@ import numpy as np
 import pytest
 import torch
 
-from dlbook.cnn import (BasicBlock, Bottleneck, Conv2d, Inception, alexnet, googlenet, parameter_count,
-                        resnet18, resnet34, resnet50, summary, vgg16, zfnet)
+from dlbook.cnn import (
+    BasicBlock,
+    Bottleneck,
+    Conv2d,
+    Inception,
+    alexnet,
+    googlenet,
+    parameter_count,
+    resnet18,
+    resnet34,
+    resnet50,
+    summary,
+    vgg16,
+    zfnet,
+)
 from dlbook.gradcheck import gradcheck
 
 torch.set_num_threads(1)
@@ -31,8 +44,8 @@ class TorchInception(tnn.Module):
 class TorchBasicBlock(tnn.Module):
     def __init__(self, cin, c, stride):
         super().__init__()
-        self.residual = tnn.Sequential(tnn.Conv2d(cin, c, 3, stride, 1, bias=False), tnn.BatchNorm2d(c), tnn.ReLU(),
-                                       tnn.Conv2d(c, c, 3, 1, 1, bias=False), tnn.BatchNorm2d(c))
+        self.residual = tnn.Sequential(tnn.Conv2d(cin, c, 3, stride, 1, bias=False), tnn.BatchNorm2d(c),
+                                       tnn.ReLU(), tnn.Conv2d(c, c, 3, 1, 1, bias=False), tnn.BatchNorm2d(c))
         self.shortcut = (tnn.Identity() if stride == 1 and cin == c else
                          tnn.Sequential(tnn.Conv2d(cin, c, 1, stride, bias=False), tnn.BatchNorm2d(c)))
 

@@ -4,8 +4,18 @@ import numpy as np
 import pytest
 import torch
 
-from dlbook.cnn import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Conv2d, Flatten, LocalResponseNorm,
-                        MaxPool2d, col2im, conv_output_size, im2col)
+from dlbook.cnn import (
+    AdaptiveAvgPool2d,
+    AvgPool2d,
+    BatchNorm2d,
+    Conv2d,
+    Flatten,
+    LocalResponseNorm,
+    MaxPool2d,
+    col2im,
+    conv_output_size,
+    im2col,
+)
 from dlbook.gradcheck import gradcheck
 
 torch.set_num_threads(1)
@@ -198,9 +208,9 @@ def test_small_conv_network_end_to_end_matches_torch():
                       Conv2d(4, 6, 3, stride=2, rng=1), Tanh(), AvgPool2d(2, stride=1), Flatten(),
                       Linear(6 * 1 * 1, 5, rng=2))
     tnn = torch.nn
-    theirs = tnn.Sequential(tnn.Conv2d(1, 4, 3, padding=1), tnn.BatchNorm2d(4), tnn.Tanh(), tnn.MaxPool2d(2),
-                            tnn.Conv2d(4, 6, 3, stride=2), tnn.Tanh(), tnn.AvgPool2d(2, stride=1), tnn.Flatten(),
-                            tnn.Linear(6, 5)).double()
+    theirs = tnn.Sequential(tnn.Conv2d(1, 4, 3, padding=1), tnn.BatchNorm2d(4), tnn.Tanh(),
+                            tnn.MaxPool2d(2), tnn.Conv2d(4, 6, 3, stride=2), tnn.Tanh(),
+                            tnn.AvgPool2d(2, stride=1), tnn.Flatten(), tnn.Linear(6, 5)).double()
     _load_torch(ours, theirs)
     x = rng.standard_normal((4, 1, 10, 10))
     y = rng.integers(0, 5, 4)

@@ -37,7 +37,8 @@ class Recurrence(Module):
     """h_t = tanh(W x_t + U h_{t-1}) unrolled by hand: one Linear pair called at every step."""
 
     def __init__(self, n_in, n_h, T):
-        self.W, self.U, self.act, self.T = Linear(n_in, n_h, rng=rng(3)), Linear(n_h, n_h, rng=rng(4)), Tanh(), T
+        self.W, self.U = Linear(n_in, n_h, rng=rng(3)), Linear(n_h, n_h, rng=rng(4))
+        self.act, self.T = Tanh(), T
 
     def forward(self, x):                                  # x: (T, N, n_in)
         h = np.zeros((x.shape[1], self.U.in_features))

@@ -11,8 +11,8 @@ import pytest
 
 from dlbook.data import load_digits_split
 from dlbook.nn import CrossEntropyLoss, mlp
-from dlbook.train import evaluate, fit
 from dlbook.optimizers import SGD
+from dlbook.train import evaluate, fit
 
 DIGITS = dict(test_size=0.25, val_size=0.1, sizes=[64, 32, 10], activation="tanh", lr=0.05,
               epochs=100, batch_size=32, seed=0)

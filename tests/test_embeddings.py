@@ -8,13 +8,35 @@ import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
-from dlbook.embeddings import (CBOW, NOTES_CORPUS, BinaryTree, ContrastiveOutput, GloVe,
-                               HierarchicalSoftmaxOutput, NegativeSamplingOutput, NoiseDistribution,
-                               SkipGram, SoftmaxOutput, SparseEmbedding, SparseSGD, Vocabulary,
-                               cbow_examples, cooccurrence_matrix, evaluate_analogies,
-                               evaluate_similarity, keep_probability, most_similar, pmi,
-                               skipgram_pairs, svd_embeddings, synonym_questions, evaluate_synonyms,
-                               tokenize_words, train_glove, train_word2vec)
+from dlbook.embeddings import (
+    CBOW,
+    NOTES_CORPUS,
+    BinaryTree,
+    ContrastiveOutput,
+    GloVe,
+    HierarchicalSoftmaxOutput,
+    NegativeSamplingOutput,
+    NoiseDistribution,
+    SkipGram,
+    SoftmaxOutput,
+    SparseEmbedding,
+    SparseSGD,
+    Vocabulary,
+    cbow_examples,
+    cooccurrence_matrix,
+    evaluate_analogies,
+    evaluate_similarity,
+    evaluate_synonyms,
+    keep_probability,
+    most_similar,
+    pmi,
+    skipgram_pairs,
+    svd_embeddings,
+    synonym_questions,
+    tokenize_words,
+    train_glove,
+    train_word2vec,
+)
 from dlbook.gradcheck import gradcheck
 
 

@@ -6,10 +6,21 @@ import pytest
 import torch
 
 from dlbook.gradcheck import gradcheck
-from dlbook.nn import (CrossEntropyLoss, Identity, Linear, Module, MSELoss, Parameter, Sequential,
-                       Sigmoid, Softmax, Tanh, mlp)
-from dlbook.train import accuracy, evaluate, fit
+from dlbook.nn import (
+    CrossEntropyLoss,
+    Identity,
+    Linear,
+    Module,
+    MSELoss,
+    Parameter,
+    Sequential,
+    Sigmoid,
+    Softmax,
+    Tanh,
+    mlp,
+)
 from dlbook.optimizers import SGD, Optimizer
+from dlbook.train import accuracy, evaluate, fit
 
 torch.set_default_dtype(torch.float64)
 RTOL = 1e-10
@@ -527,6 +538,7 @@ def test_draw_model_reads_the_model():
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     from dlbook.plotting import draw_model
 
     net = mlp([4, 5, 5, 3], activation="sigmoid", rng=rng(0))

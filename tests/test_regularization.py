@@ -7,8 +7,15 @@ import torch
 from dlbook.gradcheck import gradcheck
 from dlbook.nn import CrossEntropyLoss, Dropout, Linear, Module, Sequential, Tanh, no_grad
 from dlbook.optimizers import SGD, Adam
-from dlbook.regularization import (Augment, GaussianNoise, average_predictions, bootstrap_indices,
-                                   rotate_images, shift_images, weight_decay_groups)
+from dlbook.regularization import (
+    Augment,
+    GaussianNoise,
+    average_predictions,
+    bootstrap_indices,
+    rotate_images,
+    shift_images,
+    weight_decay_groups,
+)
 from dlbook.train import EarlyStopping, evaluate, fit
 
 torch.set_default_dtype(torch.float64)

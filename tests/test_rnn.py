@@ -8,7 +8,6 @@ from dlbook.nn import Embedding, Module
 from dlbook.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell, clip_grad_norm_
 
 
-
 @pytest.fixture(autouse=True)
 def _torch_float64():
     """PyTorch modules built in these tests are float64; the default is restored afterwards."""

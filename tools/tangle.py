@@ -26,6 +26,7 @@ import ast
 import difflib
 import re
 import sys
+import textwrap
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -368,7 +369,9 @@ class Book:
         init = [f'"""{PACKAGE}: the NumPy deep-learning library of the dlbook book.\n',
                 "Every module is tangled from the book's chapters (see each file's header):\n"]
         for name, mod in self.modules.items():
-            init.append(f"    {PACKAGE}.{name:<14} {', '.join(mod.chapters)}\n")
+            lead = f"    {PACKAGE}.{name:<14} "
+            init.append(textwrap.fill(", ".join(mod.chapters), self.line_length, initial_indent=lead,
+                                      subsequent_indent=" " * len(lead), break_on_hyphens=False) + "\n")
         init.append('"""\n')
         text = header(["the book's chapters"], self.line_length) + "".join(init)
         files["__init__.py"] = (text, [None] * text.count("\n"))
