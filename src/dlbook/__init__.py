@@ -4,12 +4,15 @@
 Every module is tangled from the book's chapters (see each file's header):
     dlbook.checks         book/ch02_perceptrons.md
     dlbook.neurons        book/ch02_perceptrons.md, book/ch03_sigmoid_neurons.md
-    dlbook.plotting       book/ch02_perceptrons.md, book/ch04_feedforward.md, book/ch05_gradient_descent.md, book/ch09c_architectures.md
-    dlbook.nn             book/ch04_feedforward.md, book/ch07_regularization.md, book/ch08_revival.md, book/ch11c_experiments.md, book/ch13_transformer.md
+    dlbook.plotting       book/ch02_perceptrons.md, book/ch04_feedforward.md, book/ch05_gradient_descent.md,
+                          book/ch09c_architectures.md
+    dlbook.nn             book/ch04_feedforward.md, book/ch07_regularization.md, book/ch08_revival.md,
+                          book/ch11c_experiments.md, book/ch13_transformer.md
     dlbook.optimizers     book/ch04_feedforward.md, book/ch05_gradient_descent.md, book/ch06_adaptive.md
     dlbook.gradcheck      book/ch04_feedforward.md
     dlbook.train          book/ch04_feedforward.md, book/ch07_regularization.md
-    dlbook.data           book/ch04_feedforward.md, book/ch07_regularization.md, book/ch10a_word_vectors.md, book/ch11c_experiments.md, book/ch13b_dates.md, book/ch13c_translation.md
+    dlbook.data           book/ch04_feedforward.md, book/ch07_regularization.md, book/ch10a_word_vectors.md,
+                          book/ch11c_experiments.md, book/ch13b_dates.md, book/ch13c_translation.md
     dlbook.regularization book/ch07_regularization.md
     dlbook.cnn            book/ch09_cnn.md, book/ch09c_architectures.md
     dlbook.embeddings     book/ch10a_word_vectors.md, book/ch10b_word_vectors.md

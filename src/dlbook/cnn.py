@@ -390,7 +390,8 @@ class BatchNorm2d(Module):
         self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
 
     def extra_repr(self):
-        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.weight is not None}"
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.weight is not None}")
 
     def forward(self, x):
         x = _check_image(x, self.num_features, "x", self.running_mean.dtype)

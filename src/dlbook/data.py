@@ -10,7 +10,6 @@ import datetime
 import functools
 import gzip
 import hashlib
-import io
 import os
 import re
 import shutil
@@ -104,7 +103,8 @@ def load_digits_split(test_size=0.25, val_size=0.0, seed=0, dtype=np.float64, re
     mean = X_train.mean(axis=0)
     std = X_train.std(axis=0)
     std[std == 0] = 1.0
-    scale = lambda A: ((A - mean) / std).astype(dtype)
+    def scale(A):
+        return ((A - mean) / std).astype(dtype)
     if val_size > 0:
         out = (scale(X_train), scale(X_val), scale(X_test), y_train, y_val, y_test)
     else:

@@ -210,7 +210,7 @@ def svd_embeddings(X, k, power=1.0, seed=0):
     return U * s ** power, Vt.T, s
 
 
-# book/ch10a_word_vectors.md · A real corpus: the State of the Union addresses › Frequent words: capping and subsampling
+# book/ch10a_word_vectors.md · A real corpus: the State of the Union addresses › Capping and subsampling
 def keep_probability(counts, sample=1e-3):
     """Subsampling of frequent words (word2vec's code): a token of word w with frequency
     f_w = count/total is kept with probability min(1, (sqrt(f_w/s) + 1) s / f_w); s=0: all."""
@@ -908,7 +908,8 @@ class GloVe(Module):
         self.x_max = check_real(x_max, "x_max", low=0, low_open=True)
         self.alpha = check_real(alpha, "alpha", low=0)
         rng = as_rng(rng)
-        u = lambda *shape: rng.uniform(-0.5 / d, 0.5 / d, shape).astype(dtype)
+        def u(*shape):
+            return rng.uniform(-0.5 / d, 0.5 / d, shape).astype(dtype)
         self.num_words = V
         self.weight, self.context_weight = Parameter(u(V, d)), Parameter(u(V, d))
         self.bias, self.context_bias = Parameter(u(V)), Parameter(u(V))

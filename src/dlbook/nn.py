@@ -303,11 +303,12 @@ class Linear(Module):
 
     In plain words: every output is a weighted sum of all inputs plus a bias. ``backward`` takes
     ∂L/∂a (shape of the output), adds ∂L/∂W and ∂L/∂b into ``weight.grad`` and ``bias.grad``
-    and returns ∂L/∂h (shape of the input). ``weight`` is the notes' W_i, shape (out_features, in_features); ``bias`` is b_i, shape
-    (out_features,). A batch holds examples in its rows: input (..., in_features), output
-    (..., out_features), A = H W^T + b. Both start from U(-1/sqrt(in), 1/sqrt(in)) drawn from
-    ``rng`` (a ``np.random.Generator`` or a seed; None draws an unseeded one), as PyTorch
-    initializes ``nn.Linear``. Inputs are cast to ``dtype``, so a float32 layer stays float32.
+    and returns ∂L/∂h (shape of the input). ``weight`` is the notes' W_i, shape
+    (out_features, in_features); ``bias`` is b_i, shape (out_features,). A batch holds
+    examples in its rows: input (..., in_features), output (..., out_features), A = H W^T + b.
+    Both start from U(-1/sqrt(in), 1/sqrt(in)) drawn from ``rng`` (a ``np.random.Generator``
+    or a seed; None draws an unseeded one), as PyTorch initializes ``nn.Linear``. Inputs are
+    cast to ``dtype``, so a float32 layer stays float32.
     """
 
     def __init__(self, in_features, out_features, bias=True, rng=None, dtype=np.float64):

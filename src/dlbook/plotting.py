@@ -372,7 +372,8 @@ def draw_architecture(model, input_shape, ax=None, fontsize=7.5, row_height=0.32
             lanes = [_chain_lines([b]) + ["→ " + _shape_text(out_shape[id(b)])] for b in m.branches]
             groups.append(("branches", lanes, out_shape[id(m)]))
         elif hasattr(m, "residual"):
-            lanes = [_chain_lines([p]) + ["→ " + _shape_text(out_shape[id(p)])] for p in (m.residual, m.shortcut)]
+            lanes = [_chain_lines([p]) + ["→ " + _shape_text(out_shape[id(p)])]
+                     for p in (m.residual, m.shortcut)]
             groups.append(("residual", lanes, out_shape[id(m)]))
         else:
             groups.append(("layer", _layer_text(m), out_shape[id(m)]))

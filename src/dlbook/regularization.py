@@ -106,7 +106,8 @@ class Augment(Module):
         x = np.asarray(x)
         size = int(np.prod(self.image_shape))
         if x.ndim < 2 or (x.shape[1:] != self.image_shape and x.shape[1:] != (size,)):
-            raise ValueError(f"x: expected shape (N, {size}) or (N, {', '.join(map(str, self.image_shape))}), "
+            image = ", ".join(map(str, self.image_shape))
+            raise ValueError(f"x: expected shape (N, {size}) or (N, {image}), "
                              f"got {x.shape}")
         self.save_for_backward()
         if not self.training:
