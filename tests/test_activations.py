@@ -235,3 +235,55 @@ def test_init_simple_fills_and_namespace():
         calculate_gain("swish")
     with pytest.raises(ValueError, match="mode"):
         kaiming_normal_(np.empty((3, 3)), mode="fan_avg")
+
+
+# ----------------------------------------------------------------------------- shared use
+
+def _twice(layer, x1, x2):
+    """The same layer applied twice in one forward: y = layer(x1) * layer(x2)."""
+    a, b = layer(x1), layer(x2)
+    return a, b, a * b
+
+
+@pytest.mark.parametrize("ours, theirs", CASES + [
+    (lambda: PReLU(3, init=0.2), lambda: torch.nn.PReLU(3, init=0.2)),
+])
+def test_activation_used_twice_in_one_forward(ours, theirs):
+    """Two pending calls of one module: backward in reverse order gives torch's gradients,
+    and parameter gradients (PReLU) accumulate over both uses."""
+    x1, x2 = inputs((4, 3), seed=7), inputs((4, 3), seed=8)
+    g = np.random.default_rng(9).standard_normal((4, 3))
+    layer, ref = ours(), theirs()
+    a, b, y = _twice(layer, x1, x2)
+    gx2 = layer.backward(g * a)                # last call first (LIFO)
+    gx1 = layer.backward(g * b)
+    t1, t2 = torch.tensor(x1, requires_grad=True), torch.tensor(x2, requires_grad=True)
+    yt = ref(t1) * ref(t2)
+    yt.backward(torch.tensor(g))
+    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(gx1, t1.grad.numpy(), rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(gx2, t2.grad.numpy(), rtol=1e-10, atol=1e-14)
+    for p, q in zip(layer.parameters(), ref.parameters()):
+        np.testing.assert_allclose(p.grad, q.grad.numpy(), rtol=1e-10)
+    with pytest.raises(RuntimeError):
+        layer.backward(g)                      # both calls consumed
+
+
+def test_maxout_used_twice_gradcheck():
+    """Maxout (a Linear inside) shared by two branches: a float64 gradient check of the sum."""
+    from dlbook.nn import Module
+
+    class TwoBranches(Module):
+        def __init__(self):
+            self.shared = Maxout(5, 3, pool_size=2, rng=0)
+
+        def forward(self, x):
+            return self.shared(x) + self.shared(2.0 * x[:, ::-1].copy())
+
+        def backward(self, grad_output):
+            g2 = self.shared.backward(grad_output)
+            g1 = self.shared.backward(grad_output)
+            return g1 + 2.0 * g2[:, ::-1]
+
+    x = np.random.default_rng(10).standard_normal((6, 5))
+    assert gradcheck(TwoBranches(), x) < 1e-7
