@@ -376,3 +376,44 @@ def test_no_grad_keeps_nothing():
         m(np.ones((4, 1, 2)))
     with pytest.raises(RuntimeError):
         m.backward(np.ones((4, 1, 3)))
+
+
+@pytest.mark.parametrize("kind", [RNN, LSTM, GRU])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_arguments_and_outputs_are_not_aliased(kind, batch):
+    """BPTT works on copies: backward leaves grad_output untouched (also for a batch of one, where
+    the transposed gradient is already contiguous), and changing the returned output in place
+    after the forward pass does not change the gradients."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5, batch, 2))
+    g = rng.standard_normal((5, batch, 3))
+    grads = []
+    for scribble in (False, True):
+        m = kind(2, 3, rng=0)
+        out, _ = m(x)
+        if scribble:
+            out[...] = 7.0
+        g_in = g.copy()
+        dx = m.backward(g_in)
+        np.testing.assert_array_equal(g_in, g)
+        grads.append([dx] + [p.grad.copy() for p in m.parameters()])
+    for a, b in zip(*grads):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_lstm_float32_benchmark_shape_matches_torch():
+    """The shapes of benchmarks/lstm.py in float32 against torch.nn.LSTM (forward and BPTT)."""
+    T, N, I, H = 20, 64, 128, 256
+    ours = LSTM(I, H, rng=0, dtype=np.float32)
+    ref = torch.nn.LSTM(I, H, dtype=torch.float32)
+    ref.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in ours.state_dict().items()})
+    x = np.random.default_rng(1).standard_normal((T, N, I)).astype(np.float32)
+    xt = torch.from_numpy(x.copy()).requires_grad_(True)
+    out, _ = ours(x)
+    dx = ours.backward(np.ones_like(out))
+    out_t, _ = ref(xt)
+    out_t.backward(torch.ones_like(out_t))
+    np.testing.assert_allclose(out, out_t.detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-3, atol=1e-4)
+    for p, q in zip(ours.parameters(), ref.parameters()):
+        np.testing.assert_allclose(p.grad, q.grad.numpy(), rtol=1e-3, atol=1e-3)
