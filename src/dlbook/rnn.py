@@ -11,7 +11,6 @@ gives the notes' own LSTM and GRU equations (§11.3) instead of PyTorch's.
 import numpy as np
 
 from dlbook.checks import as_rng, check_choice, check_int, check_real
-from dlbook.neurons import sigmoid
 from dlbook.nn import Module, Parameter, is_grad_enabled
 
 __all__ = [
@@ -24,35 +23,45 @@ __all__ = [
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}   # blocks of rows in weight_ih/hh
 
 
-def _sigmoid_(a):
-    """σ(a) = (1 + tanh(a/2)) / 2 in place: no overflow for any finite a, no temporary arrays."""
-    a *= 0.5
-    np.tanh(a, out=a)
-    a *= 0.5
-    a += 0.5
-    return a
+def _sigmoid_(a, out=None):
+    """σ(a) = (1 + tanh(a/2)) / 2, in place (or into ``out``): no overflow for any finite a and
+    no temporary arrays — one tanh and three cheap passes over contiguous memory."""
+    out = a if out is None else out
+    np.multiply(a, 0.5, out=out)
+    np.tanh(out, out=out)
+    out *= 0.5
+    out += 0.5
+    return out
 
 
-def _rnn_step(mode, notes, gi, h, c, W_hh, b_hh):
-    """s_t = g(U x_t + b + W s_{t-1} + b') for a batch (§11.2); ``gi`` = U x_t + b is given."""
-    a = gi + h @ W_hh.T
+def _rnn_step(mode, notes, a, h, c, h_out, c_out, W_hh, b_hh, tmp):
+    """s_t = g(U x_t + b + W s_{t-1} + b') for a batch (§11.2), states as columns (H, N).
+
+    ``a`` holds U x_t + b on entry and a_t on exit (kept for the backward step); s_t goes into
+    ``h_out``. Returns what else the backward step needs (nothing)."""
+    np.matmul(W_hh, h, out=tmp)
+    a += tmp
     if b_hh is not None:
-        a += b_hh
-    h_new = np.tanh(a, out=a) if mode == "RNN_TANH" else np.maximum(a, 0, out=a)
-    return h_new, None, (h_new,)
+        a += b_hh[:, None]
+    if mode == "RNN_TANH":
+        np.tanh(a, out=h_out)
+    else:
+        np.maximum(a, 0, out=h_out)
+    return None
 
 
-def _rnn_step_back(mode, notes, dh, dc, saved, c_prev, W_hh, da):
-    """From ∂L/∂s_t to ∂L/∂a_t = ∂L/∂s_t ⊙ g'(a_t) (written into ``da``) and to
-    ∂L/∂s_{t-1} = ∂L/∂a_t W (§11.2). Returns (∂L/∂a_t of the recurrent part, ∂L/∂s_{t-1}, None)."""
-    (h,) = saved
+def _rnn_step_back(mode, notes, dh, dc, saved, t, W_hh, da):
+    """From ∂L/∂s_t to δ_t = ∂L/∂a_t = g'(a_t) ⊙ ∂L/∂s_t (written into ``da``) and to
+    ∂L/∂s_{t-1} = W^T δ_t (§11.2, eq-ch11-bptt). Returns (δ_t of the recurrent part, ∂L/∂s_{t-1},
+    None)."""
+    h = saved.states[t + 1]
     if mode == "RNN_TANH":
         np.multiply(h, h, out=da)
         np.subtract(1, da, out=da)
         da *= dh
     else:
         np.multiply(dh, h > 0, out=da)
-    return da, da @ W_hh, None
+    return da, W_hh.T @ da, None
 
 
 def _step_functions(mode):
@@ -64,64 +73,93 @@ def _step_functions(mode):
     return _gru_step, _gru_step_back
 
 
+class _Cache:
+    """What the forward pass of one layer and direction keeps for BPTT (columns: (·, N))."""
+
+    def __init__(self, x, gates, states, cells, extra):
+        self.x, self.gates, self.states, self.cells, self.extra = x, gates, states, cells, extra
+
+
 def _run_forward(mode, notes, x, h0, c0, W_ih, W_hh, b_ih, b_hh):
     """All T steps of one layer and direction: x (T, N, I) -> states (T, N, H), s_T, c_T, cache.
 
-    The input parts U x_t + b of all steps and gates are one matrix product; only the
-    recurrent part W s_{t-1} has to wait for the previous step.
+    Inside the loop the states are columns, as in the equations: s_t is (H, N) and the gate
+    pre-activations a_t = U x_t + W s_{t-1} + b are (G·H, N), so every gate is a contiguous block
+    of rows. The input parts U x_t + b of all steps and gates are one (batched) matrix product
+    before the loop; only W s_{t-1} has to wait for the previous step.
     """
     step, _ = _step_functions(mode)
-    gi = x @ W_ih.T
-    if b_ih is not None:
-        gi += b_ih
-    if b_hh is not None and mode != "GRU":                     # the GRU needs b_hn apart
-        gi += b_hh
-        b_hh = None
-    out = np.empty((x.shape[0],) + h0.shape, dtype=h0.dtype)
-    h, c, saved = h0, c0, []
-    for t in range(x.shape[0]):
-        h_new, c_new, s = step(mode, notes, gi[t], h, c, W_hh, b_hh)
-        saved.append((s, c))
-        out[t] = h_new
-        h, c = h_new, c_new
-    return out, h, c, (x, h0, out, saved)
+    T, N = x.shape[:2]
+    H, G = W_hh.shape[1], W_hh.shape[0]
+    gates = np.matmul(W_ih, x.transpose(0, 2, 1))              # (T, G, N): U x_t, every t
+    if mode == "GRU":
+        if b_ih is not None:                                   # the GRU needs b_hn apart
+            gates += b_ih[:, None]
+    elif b_ih is not None:
+        b_hh = b_ih + b_hh                                     # b, added by each step (in cache)
+    states = np.empty((T + 1, H, N), dtype=h0.dtype)           # s_0 .. s_T as columns
+    states[0] = h0.T
+    cells = None
+    if mode == "LSTM":
+        cells = np.empty_like(states)
+        cells[0] = c0.T
+    tmp = np.empty((G, N), dtype=h0.dtype)
+    extra = []
+    for t in range(T):
+        extra.append(step(mode, notes, gates[t], states[t], None if cells is None else cells[t],
+                          states[t + 1], None if cells is None else cells[t + 1], W_hh, b_hh, tmp))
+    out = states[1:].transpose(0, 2, 1).copy()                # (T, N, H), the caller's own
+    c = None if cells is None else cells[T].T.copy()
+    return out, out[-1], c, _Cache(x, gates, states, cells, extra)
 
 
 def _run_backward(mode, notes, cache, dout, dh, dc, W_ih, W_hh, grads):
     """Backpropagation through time over one layer and direction (§11.2, eq-ch11-bptt).
 
-    ``dout`` (T, N, H) holds ∂L_t/∂s_t from the outputs, ``dh``/``dc`` ∂L/∂ of the final states
-    (None: zero). From t = T down to 1 the state's gradient is the output's plus what step t+1
-    sends back; the weights' gradients are sums over the steps, formed as one product each at
-    the end. Adds into ``grads`` = (dW_ih, dW_hh, db_ih, db_hh); returns ∂L/∂x, ∂L/∂s_0, ∂L/∂c_0.
+    ``dout`` (T, N, H) holds ∂L_t/∂s_t from the outputs, ``dh``/``dc`` (N, H) ∂L/∂ of the final
+    states (None: zero). From t = T down to 1 the state's gradient is the output's plus what step
+    t+1 sends back, δ_t goes into one (T, rows of W, N) buffer, and only W^T δ_t is made
+    inside the loop. The sums over the steps (eq-ch11-bptt-sums) are then one large product
+    each. Adds into ``grads`` = (dW_ih, dW_hh, db_ih, db_hh); returns ∂L/∂x, ∂L/∂s_0, ∂L/∂c_0.
     """
     _, step_back = _step_functions(mode)
-    x, h0, out, saved = cache
-    T, N, H = out.shape
-    G = W_hh.shape[0]
-    dGi = np.empty((T, N, G), dtype=out.dtype)                 # ∂L/∂(U x_t + b), every t
-    dGh = np.empty_like(dGi) if mode == "GRU" and not notes else dGi   # ∂L/∂(W s_{t-1} + b')
-    dh = np.zeros_like(h0) if dh is None else dh
-    if mode == "LSTM" and dc is None:
-        dc = np.zeros_like(h0)
+    x, states = cache.x, cache.states
+    T, N, I = x.shape
+    H, G = W_hh.shape[1], W_hh.shape[0]
+    dtype = states.dtype
+    ds = dout.transpose(0, 2, 1).astype(dtype, order="C")     # (T, H, N) ∂L_t/∂s_t, a copy
+    delta = np.empty((T, G, N), dtype=dtype)                   # ∂L/∂(U x_t + b), every t
+    gru = mode == "GRU" and not notes
+    delta_h = np.empty_like(delta) if gru else delta           # ∂L/∂(W s_{t-1} + b')
+    dh = np.zeros((H, N), dtype) if dh is None else dh.T
+    dc = (np.zeros((H, N), dtype) if dc is None else np.ascontiguousarray(dc.T)) \
+        if mode == "LSTM" else None
     for t in range(T - 1, -1, -1):
-        s, c_prev = saved[t]
-        dgh, dh, dc = step_back(mode, notes, dout[t] + dh, dc, s, c_prev, W_hh, dGi[t])
-        if dGh is not dGi:
-            dGh[t] = dgh
+        ds[t] += dh                                            # ∂L/∂s_t: output + step t+1
+        dgh, dh, dc = step_back(mode, notes, ds[t], dc, cache, t, W_hh, delta[t])
+        if gru:
+            delta_h[t] = dgh
     dW_ih, dW_hh, db_ih, db_hh = grads
-    dW_ih += dGi.reshape(-1, G).T @ x.reshape(-1, x.shape[-1])          # Σ_t δ_t x_t^T
-    h_prev = np.concatenate([h0[None], out[:-1]]).reshape(-1, H)
+    D = cache.gates.reshape(G, T, N)                           # the gates' memory, now free,
+    np.copyto(D, delta.transpose(1, 0, 2))                     # receives [δ_1 … δ_T] (G, T, N)
+    D = D.reshape(G, T * N)
+    S = np.ascontiguousarray(states[:-1].transpose(0, 2, 1)).reshape(T * N, H)  # rows s_{t-1}
+    dW_ih += D @ x.reshape(T * N, I)                           # Σ_t δ_t x_t^T
     if mode == "GRU" and notes:                                # the candidate's W sees o ⊙ s_{t-1}
-        dW_hh[:2 * H] += dGh[..., :2 * H].reshape(-1, 2 * H).T @ h_prev
-        oh = np.stack([s[2] for s, _ in saved]).reshape(-1, H)
-        dW_hh[2 * H:] += dGh[..., 2 * H:].reshape(-1, H).T @ oh
+        dW_hh[:2 * H] += D[:2 * H] @ S
+        OS = np.ascontiguousarray(np.stack(cache.extra).transpose(0, 2, 1)).reshape(T * N, H)
+        dW_hh[2 * H:] += D[2 * H:] @ OS
+    elif gru:
+        Dh = np.ascontiguousarray(delta_h.transpose(1, 0, 2)).reshape(G, T * N)
+        dW_hh += Dh @ S
     else:
-        dW_hh += dGh.reshape(-1, G).T @ h_prev                 # Σ_t δ_t s_{t-1}^T
+        dW_hh += D @ S                                         # Σ_t δ_t s_{t-1}^T
     if db_ih is not None:
-        db_ih += dGi.sum(axis=(0, 1))
-        db_hh += dGh.sum(axis=(0, 1))
-    return dGi @ W_ih, dh, dc
+        db = D @ np.ones(T * N, dtype)                         # Σ_t δ_t (as a product: faster)
+        db_ih += db
+        db_hh += Dh.sum(axis=1) if gru else db
+    dx = (D.T @ W_ih).reshape(T, N, I)                         # rows δ_t^T U
+    return dx, dh.T.copy(), None if dc is None else dc.T.copy()
 
 
 def _check_variant(mode, variant):
@@ -218,7 +256,7 @@ class RNNCellBase(Module):
         if self.mode == "LSTM" and isinstance(grad_output, (tuple, list)):
             grad_output, grad_c = grad_output
         H = self.hidden_size
-        N = cache[1].shape[0]
+        N = cache.x.shape[1]
 
         def as_grad(g, name):
             if g is None:
@@ -499,53 +537,68 @@ def truncated_bptt(model, x, tau, loss_grad, hx=None):
 
 
 # book/ch11b_lstm.md · Building the LSTM
-def _lstm_step(mode, notes, gi, h, c, W_hh, b_hh):
-    """One LSTM step (§11.3): gates i, f, g (candidate s~), o stacked as PyTorch's rows.
+def _times_sigmoid_grad_(d, s):
+    """d ⊙= σ'(a), written through s = σ(a): σ' = σ (1 − σ). In place on ``d``."""
+    tmp = np.subtract(1, s)
+    tmp *= s
+    d *= tmp
 
-    Standard: s~ = tanh(·), h_t = o ⊙ tanh(s_t); the notes (``notes=True``): σ in both places.
+
+def _lstm_step(mode, notes, a, h, c, h_out, c_out, W_hh, b_hh, tmp):
+    """One LSTM step (§11.3), states as columns (H, N).
+
+    ``a`` (4H, N) holds U x_t + b on entry, rows i, f, g (the candidate s~), o as PyTorch's; it
+    leaves holding the gates' values, kept for the backward step. Writes h_t and s_t into
+    ``h_out`` and ``c_out``; returns φ(s_t). Standard: s~ = tanh(·), h_t = o ⊙ tanh(s_t); the
+    notes (``notes=True``): σ in both places.
     """
-    H = h.shape[-1]
-    a = h @ W_hh.T
-    a += gi
+    H = h.shape[0]
+    np.matmul(W_hh, h, out=tmp)                               # W s_{t-1}: all four gates at once
+    a += tmp
     if b_hh is not None:
-        a += b_hh
-    _sigmoid_(a[:, :2 * H])                                   # i_t, f_t
-    _sigmoid_(a[:, 3 * H:])                                   # o_t
-    g = a[:, 2 * H:3 * H]                                     # candidate s~_t
-    _sigmoid_(g) if notes else np.tanh(g, out=g)
-    c_new = a[:, H:2 * H] * c
-    c_new += a[:, :H] * g                                     # s_t = f ⊙ s_{t-1} + i ⊙ s~_t
-    tc = sigmoid(c_new) if notes else np.tanh(c_new)
-    return a[:, 3 * H:] * tc, c_new, (a, tc)                  # h_t = o ⊙ φ(s_t)
+        a += b_hh[:, None]
+    i, f, g, o = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
+    _sigmoid_(a[:2 * H])                                      # i_t, f_t (one contiguous block)
+    _sigmoid_(o)                                              # o_t
+    _sigmoid_(g) if notes else np.tanh(g, out=g)              # candidate s~_t
+    np.multiply(f, c, out=c_out)
+    np.multiply(i, g, out=h_out)                              # (h_out as scratch)
+    c_out += h_out                                            # s_t = f ⊙ s_{t-1} + i ⊙ s~_t
+    tc = _sigmoid_(c_out, out=np.empty_like(c_out)) if notes else np.tanh(c_out)
+    np.multiply(o, tc, out=h_out)                             # h_t = o ⊙ φ(s_t)
+    return tc
 
 
-def _lstm_step_back(mode, notes, dh, dc, saved, c_prev, W_hh, da):
-    """Backward through one LSTM step: each gradient is multiplied by a gate (§11.3).
+def _lstm_step_back(mode, notes, dh, dc, cache, t, W_hh, da):
+    """Backward through LSTM step t: each gradient is multiplied by a gate (§11.3).
 
-    Writes ∂L/∂ of the four pre-activations into ``da`` (N, 4H); returns it (the recurrent part
-    is the same), ∂L/∂h_{t-1} = da W and ∂L/∂s_{t-1} = f_t ⊙ ∂L/∂s_t.
+    ``dh``, ``dc``: ∂L/∂h_t, ∂L/∂s_t arriving from the output and step t+1, (H, N). Writes ∂L/∂
+    of the four pre-activations into ``da`` (4H, N); returns it (the recurrent part is the
+    same), ∂L/∂h_{t-1} = W^T da and ∂L/∂s_{t-1} = f_t ⊙ ∂L/∂s_t.
     """
-    a, tc = saved
-    H = dh.shape[-1]
-    i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-    d_i, d_f, d_g, d_o = da[:, :H], da[:, H:2 * H], da[:, 2 * H:3 * H], da[:, 3 * H:]
+    a, tc, c_prev = cache.gates[t], cache.extra[t], cache.cells[t]
+    H = dh.shape[0]
+    i, f, g, o = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
+    d_i, d_f, d_g, d_o = da[:H], da[H:2 * H], da[2 * H:3 * H], da[3 * H:]
     np.multiply(dh, tc, out=d_o)                              # ∂L/∂o_t
-    dphi = tc * (1 - tc) if notes else 1 - tc * tc            # φ'(s_t)
-    dphi *= o
-    dphi *= dh
-    ds = dphi
+    ds = tc * tc                                              # φ'(s_t): 1 − tanh² (or σ − σ²)
+    np.subtract(tc if notes else 1, ds, out=ds)
+    ds *= o
+    ds *= dh
     ds += dc                                                  # ∂L/∂s_t: via h_t and from step t+1
     np.multiply(ds, g, out=d_i)                               # ∂L/∂i_t
     np.multiply(ds, c_prev, out=d_f)                          # ∂L/∂f_t
     np.multiply(ds, i, out=d_g)                               # ∂L/∂s~_t: multiplied by the gate
     if notes:
-        d_g *= g * (1 - g)
+        _times_sigmoid_grad_(d_g, g)
     else:
-        d_g *= 1 - g * g
-    sig = da[:, :2 * H]                                       # σ' = σ (1 − σ) for i, f and o
-    sig *= a[:, :2 * H] * (1 - a[:, :2 * H])
-    d_o *= o * (1 - o)
-    return da, da @ W_hh, ds * f                              # ∂L/∂s_{t-1} = ∂L/∂s_t ⊙ f_t
+        tmp = g * g
+        np.subtract(1, tmp, out=tmp)
+        d_g *= tmp
+    _times_sigmoid_grad_(da[:2 * H], a[:2 * H])               # through σ for i, f and o
+    _times_sigmoid_grad_(d_o, o)
+    ds *= f                                                   # ∂L/∂s_{t-1} = ∂L/∂s_t ⊙ f_t
+    return da, W_hh.T @ da, ds
 
 
 class LSTMCell(RNNCellBase):
@@ -569,60 +622,70 @@ class LSTM(RNNBase):
 
 
 # book/ch11b_lstm.md · The gated recurrent unit
-def _gru_step(mode, notes, gi, h, c, W_hh, b_hh):
-    """One GRU step (§11.3), rows r, z, n as PyTorch.
+def _gru_step(mode, notes, a, h, c, h_out, c_out, W_hh, b_hh, tmp):
+    """One GRU step (§11.3), states as columns (H, N), rows r, z, n as PyTorch.
 
+    ``a`` (3H, N) holds the input parts U x_t + b on entry and the gates' values on exit.
     Standard: r, z = σ(·), n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)), h' = (1 − z) ⊙ n + z ⊙ h.
     Notes: o, i = σ(·) (rows r, z), s~ = σ(W_n (o ⊙ s) + U_n x + b), s' = (1 − i) ⊙ s + i ⊙ s~.
     """
-    H = h.shape[-1]
+    H = h.shape[0]
     if notes:
-        a = gi.copy()
-        a[:, :2 * H] += h @ W_hh[:2 * H].T
+        np.matmul(W_hh[:2 * H], h, out=tmp[:2 * H])
+        a[:2 * H] += tmp[:2 * H]
         if b_hh is not None:
-            a[:, :2 * H] += b_hh[:2 * H]
-        _sigmoid_(a[:, :2 * H])
-        oh = a[:, :H] * h                                     # o_t ⊙ s_{t-1}: gate, then product
-        n = a[:, 2 * H:]
-        n += oh @ W_hh[2 * H:].T
+            a[:2 * H] += b_hh[:2 * H, None]
+        _sigmoid_(a[:2 * H])
+        oh = a[:H] * h                                        # o_t ⊙ s_{t-1}: gate, then product
+        n = a[2 * H:]
+        np.matmul(W_hh[2 * H:], oh, out=tmp[2 * H:])
+        n += tmp[2 * H:]
         if b_hh is not None:
-            n += b_hh[2 * H:]
+            n += b_hh[2 * H:, None]
         _sigmoid_(n)
-        return h + a[:, H:2 * H] * (n - h), None, (a, h, oh)
-    gh = h @ W_hh.T
+        np.subtract(n, h, out=h_out)
+        h_out *= a[H:2 * H]
+        h_out += h                                            # s_{t-1} + i ⊙ (s~ − s_{t-1})
+        return oh
+    np.matmul(W_hh, h, out=tmp)
     if b_hh is not None:
-        gh += b_hh
-    a = gi[:, :2 * H] + gh[:, :2 * H]
-    _sigmoid_(a)
-    ghn = gh[:, 2 * H:]
-    n = np.tanh(gi[:, 2 * H:] + a[:, :H] * ghn)               # product, then gate
-    return n + a[:, H:] * (h - n), None, (a, n, ghn, h)
+        tmp += b_hh[:, None]
+    a[:2 * H] += tmp[:2 * H]
+    _sigmoid_(a[:2 * H])
+    ghn = tmp[2 * H:].copy()                                  # W_hn h + b_hn
+    n = a[2 * H:]
+    n += a[:H] * ghn                                          # product, then gate
+    np.tanh(n, out=n)
+    np.subtract(h, n, out=h_out)
+    h_out *= a[H:2 * H]
+    h_out += n                                                # n + z ⊙ (h − n)
+    return ghn
 
 
-def _gru_step_back(mode, notes, dh, dc, saved, c_prev, W_hh, dgi):
-    """Backward through one GRU step: writes ∂L/∂ of the input pre-activations into ``dgi``;
+def _gru_step_back(mode, notes, dh, dc, cache, t, W_hh, dgi):
+    """Backward through GRU step t: writes ∂L/∂ of the input pre-activations into ``dgi``;
     returns ∂L/∂ of the recurrent pre-activations (they differ in the candidate's block) and
     ∂L/∂s_{t-1}."""
-    H = dh.shape[-1]
+    H = dh.shape[0]
+    a, h = cache.gates[t], cache.states[t]
     if notes:
-        a, h, oh = saved
-        o, i, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
+        o, i, n = a[:H], a[H:2 * H], a[2 * H:]
         dn = (dh * i) * n * (1 - n)
-        doh = dn @ W_hh[2 * H:]
-        dgi[:, :H] = doh * h * o * (1 - o)
-        dgi[:, H:2 * H] = dh * (n - h) * i * (1 - i)
-        dgi[:, 2 * H:] = dn
-        dh_prev = dh * (1 - i) + doh * o + dgi[:, :2 * H] @ W_hh[:2 * H]
+        doh = W_hh[2 * H:].T @ dn
+        dgi[:H] = doh * h * o * (1 - o)
+        dgi[H:2 * H] = dh * (n - h) * i * (1 - i)
+        dgi[2 * H:] = dn
+        dh_prev = dh * (1 - i) + doh * o + W_hh[:2 * H].T @ dgi[:2 * H]
         return dgi, dh_prev, None
-    a, n, ghn, h = saved
-    r, z = a[:, :H], a[:, H:]
+    ghn = cache.extra[t]
+    r, z, n = a[:H], a[H:2 * H], a[2 * H:]
     dan = dh * (1 - z) * (1 - n * n)
-    dgi[:, :H] = dan * ghn * r * (1 - r)
-    dgi[:, H:2 * H] = dh * (h - n) * z * (1 - z)
-    dgi[:, 2 * H:] = dan
+    dgi[:H] = dan * ghn * r * (1 - r)
+    dgi[H:2 * H] = dh * (h - n) * z * (1 - z)
+    dgi[2 * H:] = dan
     dgh = dgi.copy()
-    dgh[:, 2 * H:] *= r
-    return dgh, dh * z + dgh @ W_hh, None
+    dgh[2 * H:] *= r
+    return dgh, dh * z + W_hh.T @ dgh, None
 
 
 class GRUCell(RNNCellBase):
