@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 import torch
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from dlbook.transformer import MultiheadAttention, causal_mask
 
@@ -77,12 +77,19 @@ def main():
                 for _ in range(args.block):
                     step()
                 times[name].append((time.perf_counter() - t0) / args.block)
+        blas = [f"{p['internal_api']} {p.get('version')} ({p.get('architecture')}, "
+                f"{p['num_threads']} threads)" for p in threadpool_info() if p["user_api"] == "blas"]
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"MultiheadAttention({E}, {H}) forward+backward, batch {N}, length {L}, float32, "
           f"{args.threads} thread(s){', causal mask' if args.causal else ''}; "
           f"load average {os.getloadavg()[0]:.1f}")
+    print(f"  NumPy BLAS: {'; '.join(blas)}; torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads")
     print(f"  dlbook {1e3 * med['dlbook']:.1f} ms   torch {1e3 * med['torch']:.1f} ms   "
           f"ratio dlbook/torch {med['dlbook'] / med['torch']:.2f}")
+    turns = sorted(a / b for a, b in zip(times["dlbook"], times["torch"]))
+    print(f"  ratio of the {len(turns)} turns: min {turns[0]:.2f}, median "
+          f"{statistics.median(turns):.2f}, max {turns[-1]:.2f}")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,9 @@ STRPTIME = {
     "Weekday, Month D, YYYY": "%A, %B %d, %Y", "Wkd D Mon YYYY": "%a %d %b %Y",
     "Weekday D Month YYYY": "%A %d %B %Y", "M/D/YYYY": "%m/%d/%Y", "MM/DD/YY": "%m/%d/%y",
     "D.M.YYYY": "%d.%m.%Y", "DD.MM.YY": "%d.%m.%y", "DD-Mon-YYYY": "%d-%b-%Y", "YYYY/MM/DD": "%Y/%m/%d",
-    "YYYYMMDD": "%Y%m%d", "Mon. D 'YY": "%b %d '%y",
+    "YYYYMMDD": "%Y%m%d", "Mon. D 'YY": "%b %d '%y", "Mon D, YY": "%b %d, %y",
+    "Month YYYY, Dth": "%B %Y, %d", "Wkd, DD Mon YYYY": "%a, %d %b %Y", "M/D/YY": "%m/%d/%y",
+    "YYYY-MM-DD": "%Y-%m-%d",
 }
 
 

@@ -429,3 +429,83 @@ def test_stacks_have_independent_layers_and_torch_keys():
         model(np.zeros((3, 2, 8)), np.zeros((3, 4, 8)))
     with pytest.raises(ValueError, match="d_model=8"):
         model(np.zeros((3, 2, 6)), np.zeros((3, 2, 6)))
+
+
+# ---------------------------------------------------------------------------- one module, two calls
+
+def _twice_matches_torch(twice, ours, theirs, x1, x2, t1, t2, t_out, rng):
+    """Forward and backward of ``twice`` (one module called on x1 and x2) equal torch's, and the
+    parameters' gradients equal torch's, accumulated over the two calls. Returns the output
+    gradient used."""
+    out = twice(x1, x2)
+    _close(out, t_out)
+    G = rng.standard_normal(out.shape)
+    t_out.backward(_t(G))
+    g1, g2 = twice.backward(G)
+    _close(g1, t1.grad)
+    _close(g2, t2.grad)
+    _param_grads_match(ours, theirs)
+    return G
+
+class _MHATwice(Module):
+    """One MultiheadAttention called twice in one forward: self-attention on x1 (the fused path),
+    then cross-attention with queries x2 and keys/values x1; backward in reverse order."""
+
+    def __init__(self, mha):
+        self.mha = mha
+
+    def forward(self, x1, x2):
+        a, _ = self.mha(x1, x1, x1)
+        b, _ = self.mha(x2, x1, x1, need_weights=False)
+        self.split = a.shape[1]
+        return np.concatenate([a, b], axis=1)
+
+    def backward(self, g):
+        gq2, gk2, gv2 = self.mha.backward(g[:, self.split:])        # the latest call first
+        gq1, gk1, gv1 = self.mha.backward(g[:, :self.split])
+        return gq1 + gk1 + gv1 + gk2 + gv2, gq2
+
+
+def test_mha_used_twice_in_one_forward_gradcheck_and_torch():
+    rng = np.random.default_rng(21)
+    theirs = torch.nn.MultiheadAttention(8, 2, batch_first=True, dtype=torch.float64)
+    ours = MultiheadAttention(8, 2, batch_first=True)
+    _load(ours, theirs)
+    x1, x2 = rng.standard_normal((2, 5, 8)), rng.standard_normal((2, 3, 8))
+    t1, t2 = _t(x1, True), _t(x2, True)
+    ta, _ = theirs(t1, t1, t1)
+    tb, _ = theirs(t2, t1, t1)
+    G = _twice_matches_torch(_MHATwice(ours), ours, theirs, x1, x2, t1, t2, torch.cat([ta, tb], dim=1), rng)
+    with pytest.raises(RuntimeError):                # both pending calls were consumed
+        ours.backward(G[:, :5])
+    errs = gradcheck(_MHATwice(MultiheadAttention(8, 2, batch_first=True, rng=3)), x1, x2,
+                     wrt=(0, 1), return_errors=True)
+    assert max(errs.values()) < 1e-6, errs
+
+
+class _LNTwice(Module):
+    def __init__(self, ln):
+        self.ln = ln
+
+    def forward(self, x1, x2):
+        return np.concatenate([self.ln(x1), self.ln(x2)], axis=0)
+
+    def backward(self, g):
+        g2 = self.ln.backward(g[len(g) // 2:])
+        return self.ln.backward(g[:len(g) // 2]), g2
+
+
+def test_layernorm_used_twice_in_one_forward_gradcheck_and_torch():
+    rng = np.random.default_rng(22)
+    theirs = torch.nn.LayerNorm(6, dtype=torch.float64)
+    with torch.no_grad():
+        theirs.weight.normal_()
+        theirs.bias.normal_()
+    ours = LayerNorm(6)
+    _load(ours, theirs)
+    x1, x2 = rng.standard_normal((2, 4, 6)) * 2 + 1, rng.standard_normal((2, 4, 6)) - 3
+    t1, t2 = _t(x1, True), _t(x2, True)
+    _twice_matches_torch(_LNTwice(ours), ours, theirs, x1, x2, t1, t2,
+                         torch.cat([theirs(t1), theirs(t2)], dim=0), rng)
+    errs = gradcheck(_LNTwice(ours), x1, x2, wrt=(0, 1), return_errors=True)
+    assert max(errs.values()) < 1e-6, errs

