@@ -12,12 +12,13 @@ Every module is tangled from the book's chapters (see each file's header):
     dlbook.gradcheck      book/ch04_feedforward.md
     dlbook.train          book/ch04_feedforward.md, book/ch07_regularization.md
     dlbook.data           book/ch04_feedforward.md, book/ch07_regularization.md, book/ch10a_word_vectors.md,
-                          book/ch11c_experiments.md, book/ch13b_dates.md, book/ch13c_translation.md
+                          book/ch11c_experiments.md, book/ch12b_dates.md, book/ch12c_translation.md,
+                          book/ch12e_han.md
     dlbook.regularization book/ch07_regularization.md
     dlbook.cnn            book/ch09_cnn.md, book/ch09c_architectures.md
     dlbook.embeddings     book/ch10a_word_vectors.md, book/ch10b_word_vectors.md
     dlbook.rnn            book/ch11_rnn.md, book/ch11b_lstm.md
-    dlbook.seq2seq        book/ch12_seq2seq.md, book/ch12b_dates.md, book/ch13b_dates.md,
-                          book/ch13c_translation.md
+    dlbook.seq2seq        book/ch12_seq2seq.md, book/ch12b_dates.md, book/ch12c_translation.md,
+                          book/ch12e_han.md
     dlbook.transformer    book/ch13_transformer.md, book/ch13b_dates.md
 """

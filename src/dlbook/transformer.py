@@ -35,7 +35,7 @@ def _softmax_masked(scores):
         np.exp(scores, out=scores)
     s = scores.sum(axis=-1, keepdims=True)
     s[s == 0] = 1
-    scores *= 1 / s
+    scores *= np.reciprocal(s, out=s)
     return scores
 
 
@@ -110,7 +110,7 @@ class MultiheadAttention(Module):
     ``backward(grad_output)`` takes ∂L/∂attn_output and returns ``(∂L/∂query, ∂L/∂key,
     ∂L/∂value)``; when one array was passed as query, key and value (self-attention), the caller
     adds the three: the whole gradient is then computed in one product and returned first, the
-    other two are zeros.
+    other two are read-only zeros.
     The returned weights are not differentiated. Differences from PyTorch: no ``kdim``, ``vdim``,
     ``add_bias_kv``, ``add_zero_attn``; a query whose every key is masked gets weights 0 (PyTorch:
     NaN).
@@ -190,30 +190,36 @@ class MultiheadAttention(Module):
             total = m if total is None else total + m
         return total
 
+    def _heads(self, a):
+        """(N, l, E) -> (N, h, l, d): head i's columns side by side, a view (no copy) when the
+        last axis has unit stride, so that matmul works on (and writes into) the E-wide rows."""
+        N, l = a.shape[:2]
+        return a.reshape(N, l, self.num_heads, self.head_dim).transpose(0, 2, 1, 3)
+
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
                 average_attn_weights=True, is_causal=False):
         xq, xk, xv, unbatched = self._inputs(query, key, value)
         W = self.in_proj_weight.data
         b = None if self.in_proj_bias is None else self.in_proj_bias.data
         dtype = W.dtype
-        E, h, d = self.embed_dim, self.num_heads, self.head_dim
+        E, d = self.embed_dim, self.head_dim
         N, L, S = xq.shape[0], xq.shape[1], xk.shape[1]
         fused = query is key and key is value                 # self-attention: one product
         if fused:
-            qkv = xq @ W.T
+            qkv = (xq.reshape(N * L, E) @ W.T).reshape(N, L, 3 * E)
             if b is not None:
                 qkv += b
             q, k, v = qkv[..., :E], qkv[..., E:2 * E], qkv[..., 2 * E:]
         else:
-            q, k, v = (x @ W[i * E:(i + 1) * E].T for i, x in enumerate((xq, xk, xv)))
+            q, k, v = ((x.reshape(-1, E) @ W[i * E:(i + 1) * E].T).reshape(x.shape)
+                       for i, x in enumerate((xq, xk, xv)))
             if b is not None:
                 q += b[:E]
                 k += b[E:2 * E]
                 v += b[2 * E:]
-        scale = dtype.type(1.0 / math.sqrt(d))               # (N, h, L, d): heads side by side;
-        q = (q.reshape(N, L, h, d) * scale).transpose(0, 2, 1, 3)   # Q/√d_k has fewer entries than QKᵀ
-        k = np.ascontiguousarray(k.reshape(N, S, h, d).transpose(0, 2, 1, 3))
-        v = np.ascontiguousarray(v.reshape(N, S, h, d).transpose(0, 2, 1, 3))
+        scale = dtype.type(1.0 / math.sqrt(d))
+        q *= scale                                            # Q/√d_k: fewer entries than QKᵀ
+        q, k, v = self._heads(q), self._heads(k), self._heads(v)     # (N, h, ·, d) views
         scores = q @ k.transpose(0, 1, 3, 2)                  # (N, h, L, S)
         mask = self._mask(key_padding_mask, attn_mask, is_causal, N, L, S, unbatched, dtype)
         if mask is not None:
@@ -224,8 +230,9 @@ class MultiheadAttention(Module):
             keep = self.rng.random(A.shape) >= self.dropout
             drop = keep.astype(dtype) / dtype.type(1 - self.dropout)
         A_used = A if drop is None else A * drop
-        o = (A_used @ v).transpose(0, 2, 1, 3).reshape(N, L, E)   # concatenated heads
-        out = self.out_proj(o)
+        o = np.empty((N, L, E), dtype=dtype)
+        np.matmul(A_used, v, out=self._heads(o))              # the heads side by side: concatenated
+        out = self.out_proj(o.reshape(N * L, E)).reshape(N, L, E)   # 2-D: one GEMM, not N
         self.save_for_backward(xq, xk, xv, q, k, v, A, drop, unbatched, scale, fused)
         if unbatched:
             out = out[0]
@@ -252,33 +259,38 @@ class MultiheadAttention(Module):
             self.save_for_backward(*saved)
             raise ValueError(f"grad_output: expected the shape of attn_output, got "
                              f"{np.shape(grad_output)}")
-        go = np.ascontiguousarray(self.out_proj.backward(g).reshape(N, L, h, d).transpose(0, 2, 1, 3))
+        go = self._heads(self.out_proj.backward(g.reshape(N * L, E)).reshape(N, L, E))  # (N, h, L, d)
+        if fused:                                             # ∂L/∂[Q K V] as one (N, L, 3E) array
+            dz = np.empty((N, L, 3 * E), dtype=A.dtype)
+            dzs = (dz[..., :E], dz[..., E:2 * E], dz[..., 2 * E:])
+        else:
+            dzs = (np.empty((N, L, E), A.dtype), np.empty((N, S, E), A.dtype),
+                   np.empty((N, S, E), A.dtype))
+        dq, dk, dv = (self._heads(a) for a in dzs)           # views: products written in place
         A_used = A if drop is None else A * drop
-        dv = A_used.transpose(0, 1, 3, 2) @ go                # (N, h, S, d)
+        np.matmul(A_used.transpose(0, 1, 3, 2), go, out=dv)  # (N, h, S, d)
         dA = go @ v.transpose(0, 1, 3, 2)                     # (N, h, L, S)
         if drop is not None:
             dA *= drop
         dA -= np.einsum("nhls,nhls->nhl", dA, A)[..., None]  # Σ_j α_j ∂L/∂α_j, row by row
         dA *= A                                               # ∂L/∂(Q_i K_iᵀ/√d_k); q holds Q_i/√d_k
+        np.matmul(dA, k, out=dq)
+        np.matmul(dA.transpose(0, 1, 3, 2), q, out=dk)
+        np.multiply(dzs[0], scale, out=dzs[0])                # ∂L/∂Q = (∂L/∂(Q/√d_k)) / √d_k
         W, Wg = self.in_proj_weight.data, self.in_proj_weight.grad
         def layout(a):                                        # (N, L, E) back to the input's layout
             return a[0] if unbatched else (a if self.batch_first else np.swapaxes(a, 0, 1))
-        if fused:                                             # ∂L/∂[Q K V] as one (N·L, 3E) array
-            dz = np.empty((N, L, 3, h, d), dtype=A.dtype)
-            dz[:, :, 0] = (dA @ k).transpose(0, 2, 1, 3) * scale
-            dz[:, :, 1] = (dA.transpose(0, 1, 3, 2) @ q).transpose(0, 2, 1, 3)
-            dz[:, :, 2] = dv.transpose(0, 2, 1, 3)
+        if fused:
             dz = dz.reshape(N * L, 3 * E)
             Wg += dz.T @ xq.reshape(N * L, E)
             if self.in_proj_bias is not None:
                 self.in_proj_bias.grad += dz.sum(axis=0)
-            dx = layout((dz @ W).reshape(xq.shape))
-            return dx, np.zeros_like(dx), np.zeros_like(dx)
-        dq = (dA @ k).transpose(0, 2, 1, 3).reshape(N * L, E) * scale
-        dk = (dA.transpose(0, 1, 3, 2) @ q).transpose(0, 2, 1, 3).reshape(N * S, E)
-        dv = dv.transpose(0, 2, 1, 3).reshape(N * S, E)
+            dx = layout((dz @ W).reshape(N, L, E))
+            zeros = np.broadcast_to(dx.dtype.type(0), dx.shape)       # read-only, no memory
+            return dx, zeros, zeros
         grads = []
-        for i, (dz, x) in enumerate(((dq, xq), (dk, xk), (dv, xv))):
+        for i, (dz, x) in enumerate(zip(dzs, (xq, xk, xv))):
+            dz = dz.reshape(-1, E)
             Wg[i * E:(i + 1) * E] += dz.T @ x.reshape(-1, E)
             if self.in_proj_bias is not None:
                 self.in_proj_bias.grad[i * E:(i + 1) * E] += dz.sum(axis=0)
@@ -358,7 +370,25 @@ class PositionwiseFeedForward(Module):
 
 
 # book/ch13_transformer.md · 13.2 Multi-Headed Attention › The encoder stack
-class TransformerEncoderLayer(Module):
+class _ResidualSublayers(Module):
+    """The step both layer types repeat around every sub-layer f: a residual connection and a
+    layer norm, post-norm (the paper) x -> LN(x + f(x)) or, with ``norm_first``, pre-norm
+    x -> x + f(LN(x)), and its backward pass."""
+
+    def _residual(self, norm, sublayer, x, *args):
+        if self.norm_first:
+            return x + sublayer(norm(x), *args)
+        return norm(x + sublayer(x, *args))
+
+    def _residual_backward(self, norm, sublayer_backward, g):
+        """∂L/∂x from ∂L/∂(output): the residual path plus the path through f and LN."""
+        if self.norm_first:
+            return g + norm.backward(sublayer_backward(g))
+        g = norm.backward(g)
+        return g + sublayer_backward(g)
+
+
+class TransformerEncoderLayer(_ResidualSublayers):
     """One encoder layer (notes §13.2, Figure 30's block), as ``torch.nn.TransformerEncoderLayer``:
     multi-head self-attention, then the position-wise FFN, each inside a residual connection and a
     layer normalization. Post-norm (the paper, the default): x = LN(x + Sublayer(x));
@@ -403,20 +433,12 @@ class TransformerEncoderLayer(Module):
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
         x = np.asarray(src, dtype=self.linear1.weight.data.dtype)
-        if self.norm_first:
-            x = x + self._sa(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
-            return x + self._ff(self.norm2(x))
-        x = self.norm1(x + self._sa(x, src_mask, src_key_padding_mask, is_causal))
-        return self.norm2(x + self._ff(x))
+        x = self._residual(self.norm1, self._sa, x, src_mask, src_key_padding_mask, is_causal)
+        return self._residual(self.norm2, self._ff, x)
 
     def backward(self, grad_output):
-        g = np.asarray(grad_output)
-        if self.norm_first:
-            g = g + self.norm2.backward(self._ff_backward(g))
-            return g + self.norm1.backward(self._sa_backward(g))
-        g = self.norm2.backward(g)
-        g = self.norm1.backward(g + self._ff_backward(g))
-        return g + self._sa_backward(g)
+        g = self._residual_backward(self.norm2, self._ff_backward, np.asarray(grad_output))
+        return self._residual_backward(self.norm1, self._sa_backward, g)
 
 
 def _clones(layer, num_layers):
@@ -456,7 +478,7 @@ class TransformerEncoder(Module):
 
 
 # book/ch13_transformer.md · 13.3 Decoder Architecture
-class TransformerDecoderLayer(Module):
+class TransformerDecoderLayer(_ResidualSublayers):
     """One decoder layer (notes §13.3, Figure 31's block), as ``torch.nn.TransformerDecoderLayer``:
     masked self-attention over the target, cross-attention (queries from the target, keys and
     values from the encoder's output ``memory``), then the FFN, each inside a residual connection
@@ -510,34 +532,25 @@ class TransformerDecoderLayer(Module):
                                                          average_attn_weights=False)
         return self.dropout2(a)
 
-    def _mha_backward(self, g):
+    def _mha_backward(self, g, gmem):
         gq, gk, gv = self.multihead_attn.backward(self.dropout2.backward(g))
-        return gq, gk + gv                                 # memory is both key and value
+        gmem.append(gk + gv)                               # memory is both key and value
+        return gq
 
     def forward(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
                 memory_key_padding_mask=None, tgt_is_causal=False, memory_is_causal=False):
         dtype = self.linear1.weight.data.dtype
         x, mem = np.asarray(tgt, dtype=dtype), np.asarray(memory, dtype=dtype)
-        if self.norm_first:
-            x = x + self._sa(self.norm1(x), tgt_mask, tgt_key_padding_mask, tgt_is_causal)
-            x = x + self._mha(self.norm2(x), mem, memory_mask, memory_key_padding_mask, memory_is_causal)
-            return x + self._ff(self.norm3(x))
-        x = self.norm1(x + self._sa(x, tgt_mask, tgt_key_padding_mask, tgt_is_causal))
-        x = self.norm2(x + self._mha(x, mem, memory_mask, memory_key_padding_mask, memory_is_causal))
-        return self.norm3(x + self._ff(x))
+        x = self._residual(self.norm1, self._sa, x, tgt_mask, tgt_key_padding_mask, tgt_is_causal)
+        x = self._residual(self.norm2, self._mha, x, mem, memory_mask, memory_key_padding_mask,
+                           memory_is_causal)
+        return self._residual(self.norm3, self._ff, x)
 
     def backward(self, grad_output):
-        g = np.asarray(grad_output)
-        if self.norm_first:
-            g = g + self.norm3.backward(self._ff_backward(g))
-            gq, gmem = self._mha_backward(g)
-            g = g + self.norm2.backward(gq)
-            return g + self.norm1.backward(self._sa_backward(g)), gmem
-        g = self.norm3.backward(g)
-        g = self.norm2.backward(g + self._ff_backward(g))
-        gq, gmem = self._mha_backward(g)
-        g = self.norm1.backward(g + gq)
-        return g + self._sa_backward(g), gmem
+        gmem = []                                          # filled by the cross-attention's backward
+        g = self._residual_backward(self.norm3, self._ff_backward, np.asarray(grad_output))
+        g = self._residual_backward(self.norm2, lambda g: self._mha_backward(g, gmem), g)
+        return self._residual_backward(self.norm1, self._sa_backward, g), gmem[0]
 
 
 class TransformerDecoder(Module):
