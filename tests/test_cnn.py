@@ -17,6 +17,7 @@ from dlbook.cnn import (
     im2col,
 )
 from dlbook.gradcheck import gradcheck
+from dlbook.nn import Module
 
 torch.set_num_threads(1)
 
@@ -247,6 +248,56 @@ def test_layer_reused_twice_backward_is_lifo():
     conv.backward(G)
     with pytest.raises(RuntimeError, match="Conv2d"):
         conv.backward(G)
+
+
+class _SharedTwice(Module):
+    """One Conv2d and one MaxPool2d, each called on two inputs in the same forward pass:
+    out = pool(conv(a)) ⊙ pool(conv(b)). Backward walks the four calls in reverse order."""
+
+    def __init__(self):
+        self.conv = Conv2d(2, 3, 3, padding=1, rng=0)
+        self.pool = MaxPool2d(3, stride=2, padding=1)          # overlapping windows
+
+    def forward(self, a, b):
+        ya = self.pool(self.conv(a))
+        yb = self.pool(self.conv(b))
+        self.save_for_backward(ya, yb)
+        return ya * yb
+
+    def backward(self, grad_output):
+        ya, yb = self.pop_saved()
+        db = self.conv.backward(self.pool.backward(grad_output * ya))     # the later calls first
+        da = self.conv.backward(self.pool.backward(grad_output * yb))
+        return da, db
+
+
+def test_conv_and_pool_used_twice_in_one_forward_gradcheck_and_torch():
+    rng = _rng(21)
+    a, b = rng.standard_normal((2, 2, 7, 6)), rng.standard_normal((2, 2, 7, 6))
+    assert gradcheck(_SharedTwice(), a, b, wrt=(0, 1)) <= 1e-7
+    ours = _SharedTwice()
+    conv_t = torch.nn.Conv2d(2, 3, 3, padding=1, dtype=torch.float64)
+    _load_torch(ours.conv, conv_t)
+    pool_t = torch.nn.MaxPool2d(3, stride=2, padding=1)
+    at, bt = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    yt = pool_t(conv_t(at)) * pool_t(conv_t(bt))
+    G = rng.standard_normal(tuple(yt.shape))
+    yt.backward(torch.from_numpy(G))
+    ours.zero_grad()
+    y = ours(a, b)
+    da, db = ours.backward(G)
+    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(da, at.grad.numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(db, bt.grad.numpy(), rtol=0, atol=1e-12)
+    # the weight gradient is the sum of both calls' contributions, as torch accumulates it
+    np.testing.assert_allclose(ours.conv.weight.grad, conv_t.weight.grad.numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ours.conv.bias.grad, conv_t.bias.grad.numpy(), rtol=0, atol=1e-12)
+    single = Conv2d(2, 3, 3, padding=1, rng=0)
+    single(a)
+    single.backward(np.ones((2, 3, 7, 6)))
+    assert not np.allclose(single.weight.grad, ours.conv.weight.grad)    # both calls counted
+    with pytest.raises(RuntimeError, match="Conv2d"):
+        ours.conv.backward(np.ones((2, 3, 7, 6)))                       # nothing left pending
 
 
 # ----------------------------------------------------------------------------- bad input

@@ -17,9 +17,11 @@ How it is timed
     PyTorch (``torch.set_num_threads``); turns of ``--block`` steps alternate between the
     libraries, each after a ``--pause`` and one untimed step (idle OpenBLAS/OpenMP threads spin
     for a while and would slow the other library's turn); the median over ``--repeats`` turns
-    is reported, with the load average (re-run on a busy machine).
+    is reported, with the load average (re-run on a busy machine). Every line names the BLAS
+    library NumPy uses and the kernel it picked (threadpoolctl), as ``openblas 0.3.x SkylakeX``:
+    the im2col products run there, and a different kernel gives different numbers.
 
-    python benchmarks/conv_step.py [--repeats 11] [--block 5] [--threads N] [--pause 0.2]
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/conv.py [--repeats 11] [--block 5] [--threads N] [--pause 0.2]
 
 ``ratio`` is dlbook time / PyTorch time: below 1, dlbook is faster. Targets of the issue:
 ≤ 1.0 for the 1-channel convolution and for pooling, ≤ 2.0 for 32→64.
@@ -102,6 +104,15 @@ def time_turns(fn, repeats, block, pause):
     return times
 
 
+def blas_line():
+    """NumPy's BLAS as threadpoolctl reports it: library, version, kernel, threads (other BLAS
+    libraries loaded in the process, e.g. SciPy's own OpenBLAS, are not used by NumPy)."""
+    blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
+    ours = [i for i in blas if "numpy" in i["filepath"]] or blas
+    return ", ".join(dict.fromkeys(f"{i['internal_api']} {i.get('version')} {i.get('architecture')} "
+                                   f"×{i['num_threads']}" for i in ours)) or "no BLAS found"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeats", type=int, default=11)
@@ -111,10 +122,10 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     with threadpool_limits(args.threads):
-        blas = [(i["internal_api"], i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"]
-        print(f"threads: NumPy BLAS {blas}, torch {torch.get_num_threads()}; "
+        blas = blas_line()
+        print(f"threads: torch {torch.get_num_threads()}; NumPy BLAS {blas}; "
               f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-        print(f"{'case':28s} {'dlbook ms':>10s} {'torch ms':>10s} {'ratio':>7s}")
+        print(f"{'case':28s} {'dlbook ms':>10s} {'torch ms':>10s} {'ratio':>7s} {'target':>7s}  BLAS (kernel)")
         for case in cases():
             name, ours, theirs, x, g, input_grad = case
             xt = check(case)
@@ -124,7 +135,8 @@ def main():
                 ours_t += time_turns(lambda: dlbook_step(ours, x, g, input_grad), 1, args.block, args.pause)
                 theirs_t += time_turns(lambda: torch_step(theirs, xt, gt), 1, args.block, args.pause)
             a, b = statistics.median(ours_t), statistics.median(theirs_t)
-            print(f"{name:28s} {a * 1e3:10.2f} {b * 1e3:10.2f} {a / b:7.2f}")
+            target = 2.0 if "32→64" in name else 1.0
+            print(f"{name:28s} {a * 1e3:10.2f} {b * 1e3:10.2f} {a / b:7.2f} {'≤' + format(target, '.1f'):>7s}  {blas}")
 
 
 if __name__ == "__main__":
