@@ -19,6 +19,6 @@ Every module is tangled from the book's chapters (see each file's header):
     dlbook.embeddings     book/ch10a_word_vectors.md, book/ch10b_word_vectors.md
     dlbook.rnn            book/ch11_rnn.md, book/ch11b_lstm.md
     dlbook.seq2seq        book/ch12_seq2seq.md, book/ch12b_dates.md, book/ch12c_translation.md,
-                          book/ch12e_han.md
+                          book/ch12d_image_attention.md, book/ch12e_han.md
     dlbook.transformer    book/ch13_transformer.md, book/ch13b_dates.md
 """

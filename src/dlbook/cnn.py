@@ -156,11 +156,14 @@ class Conv2d(Module):
         cols, (Ho, Wo) = im2col(x, self.kernel_size, self.stride, self.padding)
         G, K, N = self.groups, self.out_channels, x.shape[0]
         Y = np.matmul(W.reshape(G, K // G, -1), cols.reshape(G, -1, cols.shape[1]))
-        Y = Y.reshape(K, N, Ho, Wo)
+        out = np.empty((N, K, Ho, Wo), dtype=Y.dtype)      # back to NCHW, adding the bias
+        Y = Y.reshape(K, N, Ho, Wo).transpose(1, 0, 2, 3)
         if self.bias is not None:
-            Y += self.bias.data[:, None, None, None]
+            np.add(Y, self.bias.data[:, None, None], out=out)
+        else:
+            out[...] = Y
         self.save_for_backward(cols, x.shape)
-        return np.ascontiguousarray(Y.transpose(1, 0, 2, 3))
+        return out
 
     def backward(self, grad_output, input_grad=True):
         """grad_output (N, C_out, H_2, W_2) -> ∂L/∂x (N, C_in, H, W); adds ∂L/∂weight, ∂L/∂bias.
