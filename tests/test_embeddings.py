@@ -333,6 +333,90 @@ def test_sparse_sgd_touches_only_used_rows():
     assert not m.input.weight.grad.any() and not m.output.weight.grad.any()
 
 
+def test_sparse_sgd_is_an_optimizer():
+    from dlbook.optimizers import LinearLR, Optimizer
+    m = SkipGram(20, 4, output="negative", rng=0)
+    opt = SparseSGD([{"params": [m.input.weight], "lr": 0.5}, {"params": [m.output.weight]}],
+                    lr=0.1)
+    assert isinstance(opt, Optimizer)
+    assert [g["lr"] for g in opt.param_groups] == [0.5, 0.1]
+    randomize(m)
+    before = m.output.weight.data.copy()
+
+    def closure():
+        opt.zero_grad()
+        loss = m(np.array([1, 2]), np.array([3, 4]), np.array([[5, 6], [7, 8]]))
+        m.backward(1.0)
+        return loss
+
+    loss = opt.step(closure)
+    assert np.isfinite(loss)
+    assert np.allclose(m.output.weight.data, before - 0.1 * m.output.weight.grad)
+    sched = LinearLR(opt, start_factor=1.0, end_factor=0.5, total_iters=2)
+    sched.step()
+    assert opt.param_groups[1]["lr"] == pytest.approx(0.075)
+    state = opt.state_dict()
+    assert [g["lr"] for g in state["param_groups"]] == pytest.approx([0.375, 0.075])
+    with pytest.raises(ValueError, match="lr"):
+        SparseSGD(m.parameters(), lr=-1.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fused_sgns_step_equals_module_step(dtype):
+    """train_word2vec's fused skip-gram step = SkipGram forward + backward + SparseSGD step, on a
+    batch with repeated centre, context and noise words (and one word in all three roles)."""
+    from dlbook.embeddings import _sgns_shared_step
+    r = np.random.default_rng(4)
+    V_, D_ = 12, 5
+    words = np.array([3, 1, 3, 7, 3, 0])                 # centres at consecutive positions
+    seg = np.array([0, 0, 1, 2, 2, 2, 3, 4, 4, 5])          # pairs per centre: 2, 1, 3, 1, 2, 1
+    ctx = np.array([1, 3, 3, 2, 3, 9, 7, 1, 1, 5])
+    noise = np.array([3, 8, 8, 1])
+    nw = 5 / 4
+    m = randomize(SkipGram(V_, D_, output="negative", rng=0, dtype=dtype), seed=1)
+    W, C = m.input.weight.data.copy(), m.output.weight.data.copy()
+    opt = SparseSGD(m.parameters(), lr=0.05)
+    loss_mod = m(words[seg], ctx, noise, noise_weight=nw)
+    m.backward(1.0)
+    opt.step()
+    loss_fused = _sgns_shared_step(W, C, words, seg, ctx, noise, nw, 0.05)
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    assert loss_fused == pytest.approx(loss_mod, rel=tol)
+    assert np.allclose(W, m.input.weight.data, atol=tol)
+    assert np.allclose(C, m.output.weight.data, atol=tol)
+    assert not np.allclose(W, randomize(SkipGram(V_, D_, rng=0, dtype=dtype), seed=1).input.weight.data)
+    del r
+
+
+def test_skipgram_pairs_centre_major_with_positions():
+    ids = np.array([5, 6, 7, 8, 9])
+    sent = np.array([0, 0, 0, 0, 1])
+    pos, ctx = skipgram_pairs(ids, sent, window=2, dynamic=False, positions=True)
+    assert (np.diff(pos) >= 0).all()                       # centre by centre
+    assert list(zip(pos.tolist(), ctx.tolist())) == [
+        (0, 6), (0, 7), (1, 5), (1, 7), (1, 8), (2, 5), (2, 6), (2, 8), (3, 6), (3, 7)]
+    c, _ = skipgram_pairs(ids, sent, window=2, dynamic=False)
+    assert (c == ids[pos]).all()
+    _, ctx_dyn = skipgram_pairs(np.arange(1000), np.zeros(1000, int), 5, rng=0)
+    assert 5.5 < len(ctx_dyn) / 1000 < 6.5                # mean window 3 on each side
+
+
+def test_fused_training_learns_planted_structure():
+    r = np.random.default_rng(0)
+    sents = [r.integers(0, 10, 12) + 10 * (i % 2) for i in range(800)]
+    counts = np.bincount(np.concatenate(sents), minlength=20)
+    m = SkipGram(20, 8, output="negative", rng=0)
+    h = train_word2vec(m, sents, counts, epochs=3, window=3, negative=3, lr=0.05,
+                       batch_size=64, sample=0, shared_negatives=8, rng=0)
+    U = m.vectors / np.linalg.norm(m.vectors, axis=1, keepdims=True)
+    S = U @ U.T
+    same = np.array([[i // 10 == j // 10 and i != j for j in range(20)] for i in range(20)])
+    diff = np.array([[i // 10 != j // 10 for j in range(20)] for i in range(20)])
+    assert S[same].mean() > S[diff].mean() + 0.5
+    assert h["epoch_loss"][-1] < h["epoch_loss"][0]
+    assert h["examples"] > 3 * 800 * 12 * 2             # every pair of three epochs was used
+
+
 def test_training_learns_planted_structure():
     """Two disjoint 'topics' of 10 words: skip-gram (negative sampling) must place words of the
     same topic closer than words of different topics."""
