@@ -13,6 +13,7 @@ import scipy.sparse as sp
 
 from dlbook.checks import as_rng, check_choice, check_int, check_real
 from dlbook.nn import Module, Parameter
+from dlbook.optimizers import Optimizer
 
 __all__ = [
     "NOTES_CORPUS", "TOKEN_RE", "SENTENCE_RE", "tokenize_words", "Vocabulary", "cooccurrence_matrix", "pmi",
@@ -346,6 +347,20 @@ def _check_indices(idx, name, size):
     return a
 
 
+def _row_segments(flat):
+    """Group equal indices: (distinct rows u, the order that sorts ``flat``, segment bounds) so
+    that flat[order[indptr[i]:indptr[i + 1]]] == u[i]; the CSR structure of the (len(u) × n)
+    matrix that sums the entries of each row. A stable sort, no Python loop; int32 positions
+    (scipy's own index type, which spares it a conversion)."""
+    order = np.argsort(flat, kind="stable").astype(np.int32)
+    sf = flat[order]
+    first = np.empty(sf.size, dtype=bool)
+    first[:1] = True
+    np.not_equal(sf[1:], sf[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    return sf[starts], order, np.append(starts, sf.size).astype(np.int32)
+
+
 def _add_rows(param, idx, vectors, weights=None):
     """Scatter-add for an embedding table: row idx[b, k] of ``param.grad`` receives
     weights[b, k] · vectors[b] (weights 1 if None; idx may also be 1-D, one row per vector).
@@ -371,14 +386,8 @@ def _add_rows(param, idx, vectors, weights=None):
         param.grad[u] += (S[u] @ vec).reshape((len(u),) + param.grad.shape[1:])
     else:
         # few indices: sort them and build the matrix over the distinct rows only
-        order = np.argsort(flat, kind="stable")
-        sf = flat[order]
-        first = np.empty(sf.size, dtype=bool)
-        first[:1] = True
-        np.not_equal(sf[1:], sf[:-1], out=first[1:])
-        starts = np.flatnonzero(first)
-        u = sf[starts]
-        S = sp.csr_matrix((w[order], order // k, np.append(starts, sf.size)), shape=(len(u), B))
+        u, order, indptr = _row_segments(flat)
+        S = sp.csr_matrix((w[order], order // k, indptr), shape=(len(u), B))
         param.grad[u] += (S @ vec).reshape((len(u),) + param.grad.shape[1:])
     touched = param.__dict__.get("touched")
     if touched is not None:                  # only while a SparseSGD tracks this parameter
@@ -522,33 +531,51 @@ class CBOW(Module):
 
 
 # book/ch10b_word_vectors.md · 10.2 Bag of words › Training CBOW
-class SparseSGD:
-    """Plain SGD θ ← θ − η ∇θ that, for embedding tables, touches only the rows a backward pass
-    used (``Parameter.touched``), as word2vec does; other parameters get a dense step.
-    ``zero_grad`` clears the same rows. ``lr`` may be changed between steps."""
+class SparseSGD(Optimizer):
+    """Plain SGD θ ← θ − η ∇θ for embedding tables (as ``torch.optim.SGD`` on the sparse
+    gradients of ``nn.Embedding(sparse=True)``): a ``dlbook.optimizers.Optimizer`` with
+    ``param_groups`` (``lr`` per group), ``state_dict`` and ``step(closure=None)``, which reads
+    and updates only the rows a backward pass touched, as word2vec does. While a SparseSGD
+    tracks a Parameter, the layers of this chapter record those rows in ``Parameter.touched``;
+    a parameter without records gets a dense step. ``zero_grad`` clears the same rows."""
 
-    def __init__(self, params, lr):
-        self.params = list(params)
-        self.lr = check_real(lr, "lr", low=0)
-        for p in self.params:
-            p.touched = []
+    def __init__(self, params, lr=0.025):
+        super().__init__(params, {"lr": lr})
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.touched = []
 
-    def step(self):
-        for p in self.params:
-            touched = p.touched
-            if touched:
-                rows = touched[0] if len(touched) == 1 else np.unique(np.concatenate(touched))
-                p.data[rows] -= self.lr * p.grad[rows]
-            else:
-                p.data -= self.lr * p.grad
+    @staticmethod
+    def _rows(p, distinct=True):
+        touched = p.__dict__.get("touched")
+        if not touched:
+            return None
+        if len(touched) == 1:
+            return touched[0]
+        rows = np.concatenate(touched)
+        return np.unique(rows) if distinct else rows
+
+    def step(self, closure=None):
+        loss = self.evaluate_closure(closure)
+        for group in self.param_groups:
+            lr = group["lr"]
+            for p in group["params"]:
+                rows = self._rows(p)
+                if rows is None:
+                    p.data -= lr * p.grad
+                else:
+                    p.data[rows] -= lr * p.grad[rows]
+        return loss
 
     def zero_grad(self):
-        for p in self.params:
-            if p.touched:
-                p.grad[p.touched[0] if len(p.touched) == 1 else np.concatenate(p.touched)] = 0
-            else:
-                p.grad[...] = 0
-            p.touched = []
+        for group in self.param_groups:
+            for p in group["params"]:
+                rows = self._rows(p, distinct=False)
+                if rows is None:
+                    p.grad[...] = 0
+                else:
+                    p.grad[rows] = 0
+                p.touched = []
 
 
 class NoiseDistribution:
@@ -566,20 +593,65 @@ class NoiseDistribution:
         return np.searchsorted(self.cdf, as_rng(rng).random(shape), side="right").astype(np.int64)
 
 
-def skipgram_pairs(ids, sent, window, rng=None, dynamic=True):
+def skipgram_pairs(ids, sent, window, rng=None, dynamic=True, positions=False):
     """(centre, context) index pairs: every word within ``window`` of the centre in its sentence;
-    with ``dynamic`` the window of each centre is drawn uniformly from 1..window (word2vec)."""
+    with ``dynamic`` the window of each centre is drawn uniformly from 1..window (word2vec).
+    Pairs come centre by centre in corpus order, as word2vec reads them, all generated at once
+    (an (n, 2·window) table of candidate positions). ``positions=True`` returns the centre's
+    position in ``ids`` instead of its word."""
     window = check_int(window, "window", low=1)
+    ids, sent = np.asarray(ids), np.asarray(sent)
     n = len(ids)
     b = as_rng(rng).integers(1, window + 1, n) if dynamic else np.full(n, window)
-    centers, contexts = [], []
-    for d in range(1, window + 1):
-        same = sent[:-d] == sent[d:]
-        fwd = same & (b[:-d] >= d)              # centre i, context i + d
-        bwd = same & (b[d:] >= d)               # centre i + d, context i
-        centers += [ids[:-d][fwd], ids[d:][bwd]]
-        contexts += [ids[d:][fwd], ids[:-d][bwd]]
-    return np.concatenate(centers), np.concatenate(contexts)
+    offsets = np.array([o for o in range(-window, window + 1) if o != 0])
+    j = np.arange(n)[:, None] + offsets                   # candidate context positions
+    ok = (np.abs(offsets) <= b[:, None]) & (j >= 0) & (j < n)
+    j = np.where(ok, j, 0)
+    ok &= sent[j] == sent[:, None]
+    pos, k = np.nonzero(ok)                               # row-major: centre by centre
+    contexts = ids[j[pos, k]]
+    return (pos if positions else ids[pos]), contexts
+
+
+def _sub_rows(T, rows, cols, vals, G, lr):
+    """T[rows[j]] −= lr · vals[j] · G[cols[j]] for all j, repeated rows accumulating (cols None:
+    j itself), as one (distinct rows × len(G)) sparse matrix times G."""
+    u, order, indptr = _row_segments(rows)
+    cols = order if cols is None else cols[order].astype(np.int32)
+    S = sp.csr_matrix(((lr * vals)[order], cols, indptr), shape=(len(u), len(G)))
+    T[u] -= S @ G
+
+
+def _sgns_shared_step(W, C, words, seg, contexts, noise, noise_weight, lr):
+    """One SGD step of skip-gram with negative sampling (§10.3) on the pairs of consecutive
+    centre words, fused: the same loss, gradient and update as ``SkipGram(output="negative")``
+    called on (words[seg], contexts, noise, noise_weight), then ``backward`` and a
+    :class:`SparseSGD` step (tested), without the modules' bookkeeping.
+
+    W, C: input and output tables, updated in place. words (n,): centre words; seg (P,):
+    sorted index into ``words`` of each pair's centre; contexts (P,); noise (M,): noise words
+    shared by the batch, each weighted ``noise_weight``. A centre's h = v_w is the same for all
+    its pairs, so its noise scores are computed once and counted n_w times: one (n, d) × (d, M)
+    product instead of (P, d) × (d, M); each table gets one sparse × dense update. Returns the
+    summed loss.
+    """
+    h = W[words]                                          # (n, d)
+    uc, ur = C[contexts], C[noise]
+    s = np.einsum("pd,pd->p", h[seg], uc)                 # true pairs
+    sr = h @ ur.T                                         # (n, M) noise scores
+    count = np.bincount(seg, minlength=len(words)).astype(W.dtype)
+    loss = -(_log_sigmoid(s).sum() + noise_weight * (count @ _log_sigmoid(-sr)).sum())
+    gs = _sigmoid(s) - 1                                  # ∂L/∂s = −σ(−s)
+    gr = _sigmoid(sr) * (noise_weight * count)[:, None]   # ∂L/∂s_r, summed over a centre's pairs
+    n, M = len(words), len(noise)
+    # input table: row words[seg_p] receives gs_p u_{c_p} (pair p), row words[i] (gr @ ur)_i
+    one_n, one_m = np.ones(n, W.dtype), np.ones(M, W.dtype)
+    _sub_rows(W, np.concatenate([words[seg], words]), None, np.concatenate([gs, one_n]),
+              np.concatenate([uc, gr @ ur]), lr)
+    # output table: row c_p receives gs_p h_{seg p}, noise row r_m receives (grᵀ h)_m
+    _sub_rows(C, np.concatenate([contexts, noise]), np.concatenate([seg, n + np.arange(M)]),
+              np.concatenate([gs, one_m]), np.concatenate([h, gr.T @ h]), lr)
+    return float(loss)
 
 
 def cbow_examples(ids, sent, window, rng=None, dynamic=True):
@@ -604,7 +676,10 @@ def train_word2vec(model, encoded, counts, epochs=1, window=5, negative=5, lr=0.
                    chunk_tokens=100_000, rng=None, log_every=None):
     """Train a :class:`SkipGram` or :class:`CBOW` with word2vec's recipe: SGD with a rate falling
     linearly from ``lr`` to ``min_lr`` over the run, subsampling (``sample``), dynamic windows,
-    ``negative`` noise words per example from counts^3/4, ``batch_size`` examples per update.
+    ``negative`` noise words per example from counts^3/4, ``batch_size`` examples per update
+    (a :class:`SparseSGD` step). With ``shared_negatives`` = M > 0 the examples of a batch share
+    M noise words weighted negative/M; a skip-gram with negative sampling then runs the fused
+    :func:`_sgns_shared_step` on whole centre words (same loss and update, less overhead).
     Returns a dict: words processed (after subsampling), examples, seconds, mean loss per epoch.
     """
     import time
@@ -618,6 +693,7 @@ def train_word2vec(model, encoded, counts, epochs=1, window=5, negative=5, lr=0.
     opt = SparseSGD(model.parameters(), lr)
     needs_neg = model.kind in ("negative", "contrastive")
     cbow = isinstance(model, CBOW)
+    fused = isinstance(model, SkipGram) and model.kind == "negative" and shared_negatives > 0
     total, done = epochs * len(ids_all), 0
     history = {"epoch_loss": [], "words": 0, "examples": 0}
     t0 = time.perf_counter()
@@ -632,11 +708,19 @@ def train_word2vec(model, encoded, counts, epochs=1, window=5, negative=5, lr=0.
             if cbow:
                 X, y = cbow_examples(ids, sent, window, rng)
             else:
-                X, y = skipgram_pairs(ids, sent, window, rng)
+                X, y = skipgram_pairs(ids, sent, window, rng, positions=fused)
             n = len(y)
+            if fused:
+                schedule = (lr, min_lr, done / total,
+                            min(chunk_tokens, len(ids_all) - start) / max(n, 1) / total)
+                loss_sum += _sgns_chunk(model, ids, X, y, noise, rng, shared_negatives,
+                                        negative / shared_negatives, batch_size, schedule)
+                n_ex += n
+                done += min(chunk_tokens, len(ids_all) - start)
+                continue
             for s in range(0, n, batch_size):
                 frac = (done + len(ids_all[start:start + chunk_tokens]) * s / max(n, 1)) / total
-                opt.lr = max(min_lr, lr - (lr - min_lr) * frac)
+                opt.param_groups[0]["lr"] = max(min_lr, lr - (lr - min_lr) * frac)
                 xb, yb = X[s:s + batch_size], y[s:s + batch_size]
                 if shared_negatives and model.kind == "negative":
                     loss = model(xb, yb, noise.sample(shared_negatives, rng),
@@ -658,6 +742,30 @@ def train_word2vec(model, encoded, counts, epochs=1, window=5, negative=5, lr=0.
                   f"{time.perf_counter() - t0:.1f} s")
     history["seconds"] = time.perf_counter() - t0
     return history
+
+
+def _sgns_chunk(model, ids, pos, contexts, noise, rng, M, noise_weight, batch_size, schedule):
+    """The fused skip-gram loop over one chunk: batches of about ``batch_size`` pairs that end
+    at a centre boundary, M shared noise words each. ``schedule`` = (lr, min_lr, f0, df): the
+    batch starting at pair p has the rate max(min_lr, lr − (lr − min_lr)(f0 + df·p)), the linear
+    decay of :func:`train_word2vec` (f = fraction of the run done)."""
+    lr, min_lr, f0, df = schedule
+    W, C = model.input.weight.data, model.output.weight.data
+    P = len(pos)
+    if P == 0:
+        return 0.0
+    first = np.searchsorted(pos, np.arange(len(ids) + 1))   # first pair of each centre
+    bounds = np.unique(first[np.searchsorted(first, np.arange(0, P, batch_size))])
+    bounds = np.append(bounds[bounds < P], P)
+    negs = noise.sample((len(bounds) - 1, M), rng)
+    total = 0.0
+    for b in range(len(bounds) - 1):
+        p0, p1 = bounds[b], bounds[b + 1]
+        c0 = pos[p0]
+        total += _sgns_shared_step(W, C, ids[c0:pos[p1 - 1] + 1], pos[p0:p1] - c0,
+                                   contexts[p0:p1], negs[b], noise_weight,
+                                   max(min_lr, lr - (lr - min_lr) * (f0 + df * p0)))
+    return total
 
 
 # book/ch10b_word_vectors.md · 10.3 Skip-gram
