@@ -21,7 +21,8 @@ How it is timed
     library NumPy uses and the kernel it picked (threadpoolctl), as ``openblas 0.3.x SkylakeX``:
     the im2col products run there, and a different kernel gives different numbers.
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/conv.py [--repeats 11] [--block 5] [--threads N] [--pause 0.2]
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/conv.py \
+        [--repeats 11] [--block 5] [--threads N] [--pause 0.2]
 
 ``ratio`` is dlbook time / PyTorch time: below 1, dlbook is faster. Targets of the issue:
 ≤ 1.0 for the 1-channel convolution and for pooling, ≤ 2.0 for 32→64.
@@ -125,7 +126,8 @@ def main():
         blas = blas_line()
         print(f"threads: torch {torch.get_num_threads()}; NumPy BLAS {blas}; "
               f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-        print(f"{'case':28s} {'dlbook ms':>10s} {'torch ms':>10s} {'ratio':>7s} {'target':>7s}  BLAS (kernel)")
+        print(f"{'case':28s} {'dlbook ms':>10s} {'torch ms':>10s} {'ratio':>7s} {'target':>7s}"
+              "  BLAS (kernel)")
         for case in cases():
             name, ours, theirs, x, g, input_grad = case
             xt = check(case)
@@ -136,7 +138,8 @@ def main():
                 theirs_t += time_turns(lambda: torch_step(theirs, xt, gt), 1, args.block, args.pause)
             a, b = statistics.median(ours_t), statistics.median(theirs_t)
             target = 2.0 if "32→64" in name else 1.0
-            print(f"{name:28s} {a * 1e3:10.2f} {b * 1e3:10.2f} {a / b:7.2f} {'≤' + format(target, '.1f'):>7s}  {blas}")
+            bound = "≤" + format(target, ".1f")
+            print(f"{name:28s} {a * 1e3:10.2f} {b * 1e3:10.2f} {a / b:7.2f} {bound:>7s}  {blas}")
 
 
 if __name__ == "__main__":

@@ -42,7 +42,8 @@ def fashion_cnn(conv_channels, hidden, seed, dtype=np.float32):
     rng = np.random.default_rng(seed)
     return ConvNet(
         Conv2d(1, c1, 3, padding=1, rng=rng, dtype=dtype), MaxPool2d(2), BatchNorm2d(c1, dtype=dtype), ReLU(),
-        Conv2d(c1, c2, 3, padding=1, rng=rng, dtype=dtype), MaxPool2d(2), BatchNorm2d(c2, dtype=dtype), ReLU(),
+        Conv2d(c1, c2, 3, padding=1, rng=rng, dtype=dtype), MaxPool2d(2),
+        BatchNorm2d(c2, dtype=dtype), ReLU(),
         Flatten(), Linear(c2 * 7 * 7, hidden, rng=rng, dtype=dtype), ReLU(),
         Linear(hidden, 10, rng=rng, dtype=dtype))
 
@@ -71,7 +72,8 @@ def test_fashion_cnn_reaches_91_percent():
     warm = int(cfg["warmup"] * updates)
     schedule = SequentialLR(optimizer, [
         LinearLR(optimizer, start_factor=0.05, end_factor=1.0, total_iters=warm),
-        CosineAnnealingWarmRestarts(optimizer, T_0=updates - warm, eta_min=cfg["final_lr_factor"] * cfg["lr"])],
+        CosineAnnealingWarmRestarts(optimizer, T_0=updates - warm,
+                                    eta_min=cfg["final_lr_factor"] * cfg["lr"])],
         milestones=[warm])
     with threadpool_limits(1):
         fit(model, CrossEntropyLoss(), optimizer, X, y, epochs=cfg["epochs"], batch_size=cfg["batch_size"],

@@ -9,9 +9,16 @@ import torch
 import dlbook.data as data
 from dlbook.gradcheck import gradcheck
 from dlbook.nn import CrossEntropyLoss, Module, no_grad
-from dlbook.seq2seq import (ContextAttention, FlatGRUClassifier, HierarchicalAttentionNetwork,
-                            chunk_words, cue_documents, flatten_documents, pad_documents,
-                            train_documents)
+from dlbook.seq2seq import (
+    ContextAttention,
+    FlatGRUClassifier,
+    HierarchicalAttentionNetwork,
+    chunk_words,
+    cue_documents,
+    flatten_documents,
+    pad_documents,
+    train_documents,
+)
 
 TAB = ("Category\tText\nd\tstring\nclass\t\n\n"
        "sci.med\tdoctor said the pain is gone\n"
