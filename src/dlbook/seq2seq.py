@@ -1069,7 +1069,7 @@ class SceneCaptioner(Module):
     ``AdditiveAttention`` scored on h_{t−1} (e_jt = V_attᵀ tanh(U_att h_{t−1} + W_att a_j)), or,
     with ``attention=False``, c_t = ā at every step (uniform weights α_jt = 1/L: the notes'
     Option 2 with mean-pooled features); (h_t, cell_t) = LSTM([e(y_{t−1}), c_t], (h_{t−1}, cell_{t−1}));
-    scores for y_t = ``out``([h_t, c_t]).
+    scores for y_t = ``out`` applied to [h_t, c_t].
 
     ``encode``/``initial_state``/``step`` follow ``Seq2Seq`` (the state is [h_t, cell_t] as one
     (N, 2H) array), so ``greedy_decode`` takes a batch of images as its source.
