@@ -1,25 +1,18 @@
-"""Guard: with --nbmake, every converted chapter notebook must be collected.
-
-nbmake silently skips notebooks in some folders (any path containing ``_build``), which once made
-the chapter tests vanish without a failure. This fails the run instead.
-"""
-from pathlib import Path
-
-import pytest
-
-CHAPTERS = Path(__file__).parent / "chapters"
+"""The build report's table (tests/test_build_report.py): after a run that included that module,
+print every chapter page's execution time as the book build measured it."""
+import json
 
 
-def pytest_collection_finish(session):
-    if not session.config.getoption("nbmake", default=False):
+def pytest_terminal_summary(terminalreporter):
+    stats = terminalreporter.stats
+    ran = any("test_build_report.py" in getattr(r, "nodeid", "")
+              for reports in stats.values() for r in reports if hasattr(r, "nodeid"))
+    if not ran:
         return
-    expected = {p.resolve() for p in CHAPTERS.glob("*.ipynb")}
-    collected = {Path(str(item.path)).resolve() for item in session.items
-                 if str(item.path).endswith(".ipynb")}
-    selected = session.config.getoption("keyword") or session.config.getoption("markexpr")
-    if not expected and not selected:
-        raise pytest.UsageError("--nbmake given but tests/chapters holds no notebooks: "
-                                "run python tools/notebooks.py first")
-    if not selected and collected != expected:
-        missing = sorted(p.name for p in expected - collected)
-        raise pytest.UsageError(f"chapter notebooks not collected by nbmake: {missing}")
+    import test_build_report as br
+    if not br.REPORT.exists():
+        return
+    terminalreporter.section("build report: chapter execution times (limit "
+                             f"{br.LIMIT_SECONDS:.0f} s)")
+    report = json.loads(br.REPORT.read_text(encoding="utf-8"))
+    terminalreporter.write_line(br.table(report, br.executable_pages()))

@@ -15,3 +15,15 @@ fi
 export PATH="$PWD/.venv/bin:$PATH"
 # Real data sets (chapters 7-13) into the data folder ($DLBOOK_DATA, default ~/.cache/dlbook).
 .venv/bin/python tools/fetch_data.py
+# axe-core (accessibility rules for tools/check_html.py), pinned, from npm, into .venv/share.
+AXE_VERSION=4.14.1
+AXE_SHA256=e6b0ce02b84d892e2e33e403485e7f3d6c29e2be6df65daf44d89ba564139745   # the npm tarball
+if [ ! -f ".venv/share/axe-core-$AXE_VERSION/axe.min.js" ]; then
+  axe_tmp=$(mktemp -d)
+  (cd "$axe_tmp" && npm pack --silent "axe-core@$AXE_VERSION" >/dev/null)
+  echo "$AXE_SHA256  $axe_tmp/axe-core-$AXE_VERSION.tgz" | sha256sum --check --quiet
+  mkdir -p ".venv/share/axe-core-$AXE_VERSION"
+  tar -xzf "$axe_tmp/axe-core-$AXE_VERSION.tgz" -C ".venv/share/axe-core-$AXE_VERSION" \
+    --strip-components=1 package/axe.min.js package/LICENSE package/LICENSE-3RD-PARTY.txt
+  rm -rf "$axe_tmp"
+fi

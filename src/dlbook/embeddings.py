@@ -679,7 +679,7 @@ def train_word2vec(model, encoded, counts, epochs=1, window=5, negative=5, lr=0.
     ``negative`` noise words per example from counts^3/4, ``batch_size`` examples per update
     (a :class:`SparseSGD` step). With ``shared_negatives`` = M > 0 the examples of a batch share
     M noise words weighted negative/M; a skip-gram with negative sampling then runs the fused
-    :func:`_sgns_shared_step` on whole centre words (same loss and update, less overhead).
+    ``_sgns_shared_step`` on whole centre words (same loss and update, less overhead).
     Returns a dict: words processed (after subsampling), examples, seconds, mean loss per epoch.
     """
     import time
