@@ -18,7 +18,7 @@ from dlbook.optimizers import AdamW, CosineAnnealingWarmRestarts, LinearLR, Sequ
 from dlbook.train import evaluate, fit
 
 FASHION_CNN = dict(n_train=60_000, epochs=2, batch_size=128, lr=4e-3, warmup=0.1, final_lr_factor=0.01,
-                   weight_decay=1e-4, seed=0, conv_channels=(16, 32), hidden=256)
+                   weight_decay=1e-4, seed=0, conv_channels=(8, 32), hidden=256)
 CHAPTER = Path(__file__).resolve().parent.parent / "book" / "ch09b_fashion_mnist.md"
 
 
