@@ -60,6 +60,8 @@ CONV_CASES = [  # in, out, kernel, stride, padding, bias, groups, input H, W
     (4, 6, 1, 1, 0, True, 1, 5, 5),
     (4, 6, 3, 1, 1, True, 2, 6, 6),
     (3, 2, (1, 4), (1, 3), (0, 2), False, 1, 5, 9),
+    (2, 3, (2, 4), 1, (0, 2), False, 1, 6, 5),     # stride 1: the widened-grid input gradient
+    (2, 4, (3, 1), 1, (1, 0), True, 2, 5, 7),
 ]
 
 
@@ -112,6 +114,29 @@ def test_im2col_col2im_are_adjoint():
     c = rng.standard_normal(cols.shape)
     # <im2col(x), c> = <x, col2im(c)>
     assert np.isclose(np.sum(cols * c), np.sum(x * col2im(c, x.shape, (3, 2), (2, 3), (1, 1))))
+
+
+@pytest.mark.parametrize("k,s,p", [(3, 1, 1), ((3, 2), (2, 3), (1, 1)), (2, 2, 0), ((1, 4), 1, (0, 2))])
+def test_im2col_and_col2im_are_torch_unfold_and_fold(k, s, p):
+    x = _rng(4).standard_normal((3, 2, 7, 8))
+    cols, (Ho, Wo) = im2col(x, k, s, p)
+    unfold = torch.nn.functional.unfold(torch.from_numpy(x), k, padding=p, stride=s).numpy()
+    np.testing.assert_array_equal(cols, unfold)
+    with_ones, _ = im2col(x, k, s, p, ones=True)
+    np.testing.assert_array_equal(with_ones[:, :-1], unfold)
+    assert np.all(with_ones[:, -1] == 1)
+    c = _rng(5).standard_normal(cols.shape)
+    fold = torch.nn.functional.fold(torch.from_numpy(c), (7, 8), k, padding=p, stride=s).numpy()
+    np.testing.assert_allclose(col2im(c, x.shape, k, s, p), fold, rtol=0, atol=1e-12)
+
+
+def test_conv2d_stride1_input_gradient_across_image_chunks():
+    """The stride-1 input gradient works on a few images at a time: a batch that is not a
+    multiple of the chunk gives torch's gradient too."""
+    ours = Conv2d(3, 5, 3, padding=1, rng=0)
+    theirs = torch.nn.Conv2d(3, 5, 3, padding=1, dtype=torch.float64)
+    _load_torch(ours, theirs)
+    _parity(ours, theirs, _rng(6).standard_normal((19, 3, 6, 5)))
 
 
 def test_output_size_rounds_down_as_torch():

@@ -3,7 +3,7 @@
 """Convolutional networks (chapter 9, notes §9 and §9.1): layers on NCHW image batches with the
 names and signatures of ``torch.nn``, and the classic architectures built from them.
 
-Convolutions run as im2col (``sliding_window_view``) and one matrix product; every backward
+Convolutions run as im2col (``sliding_window_view``) and one batched matrix product; every backward
 pass is written by hand and checked against finite differences and PyTorch.
 """
 
@@ -21,7 +21,7 @@ __all__ = [
 ]
 
 
-# book/ch09_cnn.md · The layers of `dlbook.cnn` › Convolution as one matrix product
+# book/ch09_cnn.md · The layers of `dlbook.cnn` › Convolution as matrix products
 def _pair(value, name, minimum):
     """``value`` as a pair of ints (an int v means (v, v)), each at least ``minimum``."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
@@ -75,12 +75,14 @@ def conv_output_size(size, kernel_size, stride=1, padding=0):
     return (size + 2 * padding - kernel_size) // stride + 1
 
 
-def im2col(x, kernel_size, stride=1, padding=0):
-    """Unfold the windows of an NCHW batch into the columns of one matrix (§9, eq. im2col).
+def im2col(x, kernel_size, stride=1, padding=0, ones=False):
+    """Unfold the windows of an NCHW batch into the columns of one matrix per image (§9, eq. im2col).
 
-    x (N, C, H, W) -> (cols, (H_2, W_2)) with cols of shape (C·kh·kw, N·H_2·W_2): column
-    (n, i, j) is the C × kh × kw window of image n whose top-left corner is at (i·S_h, j·S_w)
-    of the zero-padded image, its rows ordered as a conv weight (C, kh, kw) flattens.
+    x (N, C, H, W) -> (cols, (H_2, W_2)) with cols of shape (N, C·kh·kw, H_2·W_2), the layout of
+    ``torch.nn.functional.unfold``: column i·W_2 + j of image n is the C × kh × kw window whose
+    top-left corner is at (i·S_h, j·S_w) of the zero-padded image, its rows ordered as a conv
+    weight (C, kh, kw) flattens. ``ones=True`` appends a row of ones: the constant input that
+    carries the bias (chapter 2's x_0 = 1), so that the bias rides along in the matrix product.
     """
     kh, kw = _pair(kernel_size, "kernel_size", 1)
     sh, sw = _pair(stride, "stride", 1)
@@ -91,26 +93,58 @@ def im2col(x, kernel_size, stride=1, padding=0):
                          f"the kernel ({kh} x {kw})")
     Ho, Wo = conv_output_size(H, kh, sh, ph), conv_output_size(W, kw, sw, pw)
     windows = sliding_window_view(_pad(x, ph, pw), (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
-    cols = np.ascontiguousarray(windows.transpose(1, 4, 5, 0, 2, 3))    # (C, kh, kw, N, H_2, W_2)
-    return cols.reshape(C * kh * kw, N * Ho * Wo), (Ho, Wo)
+    windows = windows.transpose(0, 1, 4, 5, 2, 3)                  # (N, C, kh, kw, H_2, W_2), a view
+    cols = np.empty((N, C * kh * kw + bool(ones), Ho * Wo), dtype=x.dtype)
+    cols[:, :C * kh * kw].reshape(windows.shape)[...] = windows     # the one copy
+    if ones:
+        cols[:, -1] = 1
+    return cols, (Ho, Wo)
 
 
 def col2im(cols, x_shape, kernel_size, stride=1, padding=0):
     """The adjoint of :func:`im2col`: add every column back onto the window it came from.
 
-    cols (C·kh·kw, N·H_2·W_2) -> array of ``x_shape`` (N, C, H, W); where windows overlap
-    (stride < kernel size) their contributions add up; the padding is cut off.
+    cols (N, C·kh·kw, H_2·W_2) -> array of ``x_shape`` (N, C, H, W), as
+    ``torch.nn.functional.fold``; where windows overlap (stride < kernel size) their
+    contributions add up; the padding is cut off.
     """
     kh, kw = _pair(kernel_size, "kernel_size", 1)
     sh, sw = _pair(stride, "stride", 1)
     ph, pw = _pair(padding, "padding", 0)
     N, C, H, W = x_shape
     Ho, Wo = conv_output_size(H, kh, sh, ph), conv_output_size(W, kw, sw, pw)
-    c6 = cols.reshape(C, kh, kw, N, Ho, Wo)
+    c6 = cols.reshape(N, C, kh, kw, Ho, Wo)
     dxp = np.zeros((N, C, H + 2 * ph, W + 2 * pw), dtype=cols.dtype)
     for k, s in enumerate(_window_slices((kh, kw), (sh, sw), (Ho, Wo))):
-        dxp[s] += c6[:, k // kw, k % kw].transpose(1, 0, 2, 3)
+        dxp[s] += c6[:, :, k // kw, k % kw]
     return dxp[:, :, ph:ph + H, pw:pw + W]
+
+
+def _col2im_stride1(W_mat, g, x_shape, kernel_size, padding, chunk=8):
+    """``col2im(W_matᵀ G)`` for stride 1, without col2im's many short additions.
+
+    col2im adds each kernel offset's (H_2, W_2) block row by row: N·C·H_2 additions of W_2
+    numbers each. Here the output gradient is first widened to rows as long as the padded input
+    (zeros in the extra columns); then the product W_matᵀ G lives on the padded image's own
+    grid, every kernel offset (i, j) is one shift by i·W_p + j of the flattened image, and each
+    offset is a single long addition. The zero columns contribute nothing. ``chunk`` images at a
+    time, so that the product's result is still in the cache when it is added.
+    """
+    (kh, kw), (ph, pw) = kernel_size, padding
+    N, C, H, W = x_shape
+    Hp, Wp = H + 2 * ph, W + 2 * pw
+    Ho, Wo = Hp - kh + 1, Wp - kw + 1
+    g = g.reshape(N, -1, Ho, Wo)
+    g_wide = np.zeros((min(chunk, N), g.shape[1], Ho, Wp), dtype=g.dtype)
+    dxp = np.zeros((N, C, Hp * Wp + kw - 1), dtype=g.dtype)        # + kw − 1: the last shift
+    for n in range(0, N, chunk):
+        m = min(chunk, N - n)
+        g_wide[:m, ..., :Wo] = g[n:n + m]
+        dcols = np.matmul(W_mat.T, g_wide[:m].reshape(m, -1, Ho * Wp)).reshape(m, C, kh * kw, -1)
+        for k in range(kh * kw):
+            shift = k // kw * Wp + k % kw
+            dxp[n:n + m, :, shift:shift + Ho * Wp] += dcols[:, :, k]
+    return dxp[:, :, :Hp * Wp].reshape(N, C, Hp, Wp)[:, :, ph:ph + H, pw:pw + W]
 
 
 class Conv2d(Module):
@@ -149,45 +183,61 @@ class Conv2d(Module):
         return s + (f", groups={self.groups}" if self.groups != 1 else "") + \
             ("" if self.bias is not None else ", bias=False")
 
+    def _weight_matrix(self):
+        """W_mat (C_out, C_in/groups · kh · kw), with the bias as one more column if there is one."""
+        W = self.weight.data.reshape(self.out_channels, -1)
+        return W if self.bias is None else np.concatenate([W, self.bias.data[:, None]], axis=1)
+
     def forward(self, x):
-        """x (N, C_in, H, W) -> (N, C_out, H_2, W_2): Y = W_mat X_col + b, one matrix product."""
-        W = self.weight.data
-        x = _check_image(x, self.in_channels, "x", W.dtype)
-        cols, (Ho, Wo) = im2col(x, self.kernel_size, self.stride, self.padding)
-        G, K, N = self.groups, self.out_channels, x.shape[0]
-        Y = np.matmul(W.reshape(G, K // G, -1), cols.reshape(G, -1, cols.shape[1]))
-        out = np.empty((N, K, Ho, Wo), dtype=Y.dtype)      # back to NCHW, adding the bias
-        Y = Y.reshape(K, N, Ho, Wo).transpose(1, 0, 2, 3)
-        if self.bias is not None:
-            np.add(Y, self.bias.data[:, None, None], out=out)
-        else:
-            out[...] = Y
-        self.save_for_backward(cols, x.shape)
-        return out
+        """x (N, C_in, H, W) -> (N, C_out, H_2, W_2): Y = [W_mat b] [X_col; 1ᵀ] for every image.
+
+        One batched matrix product; each image's (C_out, H_2·W_2) result is already its block of
+        the NCHW output. A grouped convolution is ``groups`` ordinary ones side by side.
+        """
+        x = _check_image(x, self.in_channels, "x", self.weight.data.dtype)
+        N, G = x.shape[0], self.groups
+        saved, out = [], []
+        for x_g, W_g in zip(np.split(x, G, axis=1), np.split(self._weight_matrix(), G)):
+            cols, (Ho, Wo) = im2col(x_g, self.kernel_size, self.stride, self.padding,
+                                    ones=self.bias is not None)
+            out.append(np.matmul(W_g, cols))                      # (N, C_out/G, H_2·W_2)
+            saved.append(cols)
+        self.save_for_backward(saved, x.shape)
+        Y = out[0] if G == 1 else np.concatenate(out, axis=1)
+        return Y.reshape(N, self.out_channels, Ho, Wo)
 
     def backward(self, grad_output, input_grad=True):
         """grad_output (N, C_out, H_2, W_2) -> ∂L/∂x (N, C_in, H, W); adds ∂L/∂weight, ∂L/∂bias.
 
-        With G the output gradient as a (C_out, N·H_2·W_2) matrix: ∇W_mat += G X_colᵀ,
-        ∇b += G 1, and ∂L/∂X_col = W_matᵀ G folded back onto the input by :func:`col2im`.
-        ``input_grad=False`` skips that last step (a first layer, whose input is data).
+        With G_n image n's output gradient as a (C_out, H_2·W_2) matrix: ∇[W_mat b] += Σ_n G_n
+        [X_col; 1ᵀ]ᵀ — the bias's gradient is the last column, G_n 1 — and ∂L/∂X_col = W_matᵀ G_n
+        folded back onto the input by :func:`col2im`. ``input_grad=False`` skips that last step (a
+        first layer, whose input is data).
         """
-        cols, x_shape = self.pop_saved()
+        saved, x_shape = self.pop_saved()
         W = self.weight.data
-        G, K, N = self.groups, self.out_channels, x_shape[0]
+        N, K, G = x_shape[0], self.out_channels, self.groups
         g = _as_float_array(grad_output, W.dtype, "grad_output")
-        if g.ndim != 4 or g.shape[:2] != (N, K) or N * g.shape[2] * g.shape[3] != cols.shape[1]:
+        if g.ndim != 4 or g.shape[:2] != (N, K) or g.shape[2] * g.shape[3] != saved[0].shape[2]:
             raise ValueError(f"grad_output: expected the shape of the forward output (N={N}, "
                              f"{K}, H_2, W_2), got {g.shape}")
-        gm = np.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(G, K // G, -1)
-        self.weight.grad += np.matmul(gm, cols.reshape(G, -1, cols.shape[1]).transpose(0, 2, 1)
-                                      ).reshape(W.shape)
+        g_groups = np.split(g.reshape(N, K, -1), G, axis=1)
+        grad = np.concatenate([np.matmul(cols, g_g.transpose(0, 2, 1)).sum(axis=0).T
+                               for cols, g_g in zip(saved, g_groups)])
+        self.weight.grad += grad[:, :W[0].size].reshape(W.shape)
         if self.bias is not None:
-            self.bias.grad += gm.sum(axis=2).reshape(K)
+            self.bias.grad += grad[:, -1]
         if not input_grad:
             return None
-        dcols = np.matmul(W.reshape(G, K // G, -1).transpose(0, 2, 1), gm).reshape(cols.shape)
-        return col2im(dcols, x_shape, self.kernel_size, self.stride, self.padding)
+        shape_g = (N, self.in_channels // G) + tuple(x_shape[2:])
+        dx = []
+        for W_g, g_g in zip(np.split(W.reshape(K, -1), G), g_groups):
+            if self.stride == (1, 1):
+                dx.append(_col2im_stride1(W_g, g_g, shape_g, self.kernel_size, self.padding))
+            else:
+                dx.append(col2im(np.matmul(W_g.T, g_g), shape_g, self.kernel_size, self.stride,
+                                 self.padding))
+        return dx[0] if G == 1 else np.concatenate(dx, axis=1)
 
 
 # book/ch09_cnn.md · The layers of `dlbook.cnn` › Weight sharing
