@@ -7,6 +7,7 @@ What is timed
     dropout. Both modules hold the same weights (loaded from PyTorch's ``state_dict``) and get the
     same input and output gradient; the outputs and input gradients are checked to agree before
     timing. Both libraries use the same number of threads: NumPy's BLAS through threadpoolctl,
+    dlbook's ``parallel_for`` (the heads of the batch) through ``dlbook.nn.set_num_threads``,
     PyTorch through ``torch.set_num_threads``. PyTorch computes the gradient of the input (it
     requires grad) and of every parameter, as dlbook does.
 
@@ -27,6 +28,7 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from dlbook.nn import set_num_threads
 from dlbook.transformer import MultiheadAttention, causal_mask
 
 N, L, E, H = 32, 64, 256, 8
@@ -41,6 +43,7 @@ def main():
     ap.add_argument("--causal", action="store_true", help="add a causal attention mask")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    set_num_threads(args.threads)
     torch.manual_seed(0)
     theirs = torch.nn.MultiheadAttention(E, H, batch_first=True)
     ours = MultiheadAttention(E, H, batch_first=True, dtype=np.float32)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from dlbook.gradcheck import gradcheck
-from dlbook.nn import LayerNorm, Module, no_grad
+from dlbook.nn import LayerNorm, Module, get_num_threads, no_grad, parallel_for, set_num_threads
 from dlbook.transformer import (
     MultiheadAttention,
     PositionalEncoding,
@@ -509,3 +509,56 @@ def test_layernorm_used_twice_in_one_forward_gradcheck_and_torch():
                          torch.cat([theirs(t1), theirs(t2)], dim=0), rng)
     errs = gradcheck(_LNTwice(ours), x1, x2, wrt=(0, 1), return_errors=True)
     assert max(errs.values()) < 1e-6, errs
+
+
+def _mha_pass(threads, seed=0):
+    """Forward and backward of a training-mode MHA (dropout, padding and causal masks) with
+    ``threads`` threads in parallel_for: the outputs, weights and every gradient."""
+    old = get_num_threads()
+    set_num_threads(threads)
+    try:
+        mha = MultiheadAttention(8, 2, dropout=0.3, batch_first=True, rng=seed)
+        rng = np.random.default_rng(seed + 1)
+        q, kv = rng.standard_normal((5, 4, 8)), rng.standard_normal((5, 6, 8))
+        pad = np.zeros((5, 6), bool)
+        pad[1, 4:] = pad[3, 2:] = True
+        out, w = mha(q, kv, kv, key_padding_mask=pad, attn_mask=causal_mask(6)[:4],
+                     average_attn_weights=False)
+        grads = mha.backward(rng.standard_normal(out.shape))
+        return [out, w, *grads] + [p.grad.copy() for p in mha.parameters()]
+    finally:
+        set_num_threads(old)
+
+
+def test_mha_threads_give_bitwise_the_same_result():
+    one = _mha_pass(1)
+    for threads in (2, 3, 8):                      # uneven chunks; more threads than sequences
+        for a, b in zip(one, _mha_pass(threads)):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_parallel_for_covers_every_row_once_and_raises_errors():
+    old = get_num_threads()
+    set_num_threads(3)
+    try:
+        seen = np.zeros(10, int)
+
+        def mark(b):
+            seen[b] += 1
+            inner = []
+            parallel_for(lambda c: inner.append(c), 4)          # nested: runs directly
+            assert inner == [slice(0, 4)]
+
+        parallel_for(mark, 10)
+        assert np.all(seen == 1)
+
+        def fail(b):
+            if b.start > 0:
+                raise RuntimeError("chunk failed")
+
+        with pytest.raises(RuntimeError, match="chunk failed"):
+            parallel_for(fail, 9)
+    finally:
+        set_num_threads(old)
+    with pytest.raises(ValueError):
+        set_num_threads(0)

@@ -11,7 +11,10 @@ There is no autograd: after ``loss = loss_fn(model(x), y)`` call
 """
 
 import collections
+import os
+import threading
 import types
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +28,7 @@ __all__ = [
     "Sequential", "mlp", "Identity", "Softmax", "Loss", "MSELoss", "CrossEntropyLoss", "Dropout", "ReLU",
     "LeakyReLU", "PReLU", "ELU", "GELU", "SiLU", "Softplus", "Maxout", "calculate_gain", "uniform_",
     "normal_", "constant_", "zeros_", "ones_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
-    "kaiming_normal_", "init", "Embedding", "LayerNorm",
+    "kaiming_normal_", "init", "Embedding", "set_num_threads", "get_num_threads", "parallel_for", "LayerNorm",
 ]
 
 
@@ -1052,6 +1055,54 @@ class Embedding(Module):
     def extra_repr(self):
         pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
         return f"{self.num_embeddings}, {self.embedding_dim}{pad}"
+
+
+# book/ch13_transformer.md · 13.2 Multi-Headed Attention
+_threads = {"n": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
+            "pool": None, "size": 0}
+_in_worker = threading.local()
+
+
+def set_num_threads(n):
+    """Number of threads :func:`parallel_for` uses, as ``torch.set_num_threads``."""
+    _threads["n"] = check_int(n, "n", low=1)
+
+
+def get_num_threads():
+    """The number of threads :func:`parallel_for` uses (at first, the cores this process may use)."""
+    return _threads["n"]
+
+
+def _run_chunk(fn, chunk):
+    _in_worker.active = True
+    try:
+        fn(chunk)
+    finally:
+        _in_worker.active = False
+
+
+def parallel_for(fn, n):
+    """Call ``fn(slice)`` on ``get_num_threads()`` contiguous chunks of ``range(n)`` at the same time.
+
+    For independent work on the rows of preallocated arrays (the sequences of a batch): each call
+    must write only its own rows. NumPy releases the GIL inside its loops and BLAS calls, so the
+    chunks run in parallel. With one thread, one row, or when called from inside a chunk:
+    ``fn(slice(0, n))``, directly. An exception in a chunk is raised here, after every chunk ended.
+    """
+    k = min(_threads["n"], n)
+    if k <= 1 or getattr(_in_worker, "active", False):
+        fn(slice(0, n))
+        return
+    if _threads["size"] < k:                                # a larger pool replaces the old one
+        if _threads["pool"] is not None:
+            _threads["pool"].shutdown(wait=False)
+        _threads["pool"] = ThreadPoolExecutor(max_workers=k, thread_name_prefix="dlbook")
+        _threads["size"] = k
+    bounds = [n * i // k for i in range(k + 1)]
+    futures = [_threads["pool"].submit(_run_chunk, fn, slice(a, b)) for a, b in zip(bounds, bounds[1:])]
+    wait(futures)
+    for f in futures:
+        f.result()
 
 
 # book/ch13_transformer.md · 13.2 Multi-Headed Attention › Feed-forward network, residuals, layer norm

@@ -13,7 +13,18 @@ import math
 import numpy as np
 
 from dlbook.checks import as_rng, check_choice, check_int, check_real
-from dlbook.nn import GELU, Dropout, Embedding, LayerNorm, Linear, Module, Parameter, ReLU, no_grad
+from dlbook.nn import (
+    GELU,
+    Dropout,
+    Embedding,
+    LayerNorm,
+    Linear,
+    Module,
+    Parameter,
+    ReLU,
+    no_grad,
+    parallel_for,
+)
 
 __all__ = [
     "causal_mask", "scaled_dot_product_attention", "MultiheadAttention", "PositionalEncoding",
@@ -220,18 +231,26 @@ class MultiheadAttention(Module):
         scale = dtype.type(1.0 / math.sqrt(d))
         q *= scale                                            # Q/√d_k: fewer entries than QKᵀ
         q, k, v = self._heads(q), self._heads(k), self._heads(v)     # (N, h, ·, d) views
-        scores = q @ k.transpose(0, 1, 3, 2)                  # (N, h, L, S)
         mask = self._mask(key_padding_mask, attn_mask, is_causal, N, L, S, unbatched, dtype)
-        if mask is not None:
-            scores += mask
-        A = _softmax_masked(scores)
+        A = np.empty((N, self.num_heads, L, S), dtype=dtype)  # scores, then weights, in place
         drop = None
         if self.training and self.dropout > 0:
             keep = self.rng.random(A.shape) >= self.dropout
             drop = keep.astype(dtype) / dtype.type(1 - self.dropout)
-        A_used = A if drop is None else A * drop
+        A_used = A if drop is None else np.empty_like(A)
         o = np.empty((N, L, E), dtype=dtype)
-        np.matmul(A_used, v, out=self._heads(o))              # the heads side by side: concatenated
+        o_heads = self._heads(o)                              # the heads side by side: concatenated
+
+        def attend(b):                                        # eq. (attention) for the sequences b
+            np.matmul(q[b], k[b].transpose(0, 1, 3, 2), out=A[b])
+            if mask is not None:
+                A[b] += np.broadcast_to(mask, A.shape)[b]
+            _softmax_masked(A[b])
+            if drop is not None:
+                np.multiply(A[b], drop[b], out=A_used[b])
+            np.matmul(A_used[b], v[b], out=o_heads[b])
+
+        parallel_for(attend, N)                               # independent sequences: in parallel
         out = self.out_proj(o.reshape(N * L, E)).reshape(N, L, E)   # 2-D: one GEMM, not N
         self.save_for_backward(xq, xk, xv, q, k, v, A, drop, unbatched, scale, fused)
         if unbatched:
@@ -268,14 +287,18 @@ class MultiheadAttention(Module):
                    np.empty((N, S, E), A.dtype))
         dq, dk, dv = (self._heads(a) for a in dzs)           # views: products written in place
         A_used = A if drop is None else A * drop
-        np.matmul(A_used.transpose(0, 1, 3, 2), go, out=dv)  # (N, h, S, d)
-        dA = go @ v.transpose(0, 1, 3, 2)                     # (N, h, L, S)
-        if drop is not None:
-            dA *= drop
-        dA -= np.einsum("nhls,nhls->nhl", dA, A)[..., None]  # Σ_j α_j ∂L/∂α_j, row by row
-        dA *= A                                               # ∂L/∂(Q_i K_iᵀ/√d_k); q holds Q_i/√d_k
-        np.matmul(dA, k, out=dq)
-        np.matmul(dA.transpose(0, 1, 3, 2), q, out=dk)
+
+        def backprop(b):                                      # the heads of the sequences b
+            np.matmul(A_used[b].transpose(0, 1, 3, 2), go[b], out=dv[b])     # (·, h, S, d)
+            dA = go[b] @ v[b].transpose(0, 1, 3, 2)           # (·, h, L, S)
+            if drop is not None:
+                dA *= drop[b]
+            dA -= np.einsum("nhls,nhls->nhl", dA, A[b])[..., None]   # Σ_j α_j ∂L/∂α_j, by row
+            dA *= A[b]                                        # ∂L/∂(Q_i K_iᵀ/√d_k); q holds Q_i/√d_k
+            np.matmul(dA, k[b], out=dq[b])
+            np.matmul(dA.transpose(0, 1, 3, 2), q[b], out=dk[b])
+
+        parallel_for(backprop, N)
         np.multiply(dzs[0], scale, out=dzs[0])                # ∂L/∂Q = (∂L/∂(Q/√d_k)) / √d_k
         W, Wg = self.in_proj_weight.data, self.in_proj_weight.grad
         def layout(a):                                        # (N, L, E) back to the input's layout
