@@ -333,6 +333,19 @@ class DotAttention(_Attention):
         return f"size={self.query_size}, scale={self.scale}"
 
 
+def _teacher_forcing(model, tgt_in, s, memory):
+    """Decoder steps ``model.step`` fed the true previous tokens tgt_in (N, T) from state s
+    (§12.1): logits (N, T, V); the attention weights (N, T, ·) go to ``model.last_attention``
+    (None without attention). Shared by every decoder of chapter 12."""
+    logits, alphas = [], []
+    for t in range(tgt_in.shape[1]):
+        o, s, a = model.step(tgt_in[:, t], s, memory)
+        logits.append(o)
+        alphas.append(a)
+    model.last_attention = np.stack(alphas, axis=1) if model.attention else None
+    return np.stack(logits, axis=1)
+
+
 class Seq2Seq(Module):
     """A GRU encoder–decoder for P(y_t | y_<t, x) (§12.1), optionally with attention (§12.2).
 
@@ -407,15 +420,9 @@ class Seq2Seq(Module):
         if tgt_in.ndim != 2 or tgt_in.shape[0] != np.shape(src)[0] or tgt_in.shape[1] == 0:
             raise ValueError(f"tgt_in: expected shape ({np.shape(src)[0]}, T>0), got {tgt_in.shape}")
         memory = self.encode(src)
-        s = self.initial_state(memory)
-        logits, alphas = [], []
-        for t in range(tgt_in.shape[1]):
-            o, s, a = self.step(tgt_in[:, t], s, memory)
-            logits.append(o)
-            alphas.append(a)
-        self.last_attention = np.stack(alphas, axis=1) if self.attention else None
+        logits = _teacher_forcing(self, tgt_in, self.initial_state(memory), memory)
         self.save_for_backward(memory["lengths"], tgt_in.shape[1], memory["H"].shape)
-        return np.stack(logits, axis=1)
+        return logits
 
     def backward(self, grad_output):
         """BPTT through decoder and encoder; adds into every parameter's grad, returns None."""
@@ -1137,15 +1144,9 @@ class SceneCaptioner(Module):
         if tgt_in.ndim != 2 or tgt_in.shape[0] != len(images) or tgt_in.shape[1] == 0:
             raise ValueError(f"tgt_in: expected shape ({len(images)}, T>0), got {tgt_in.shape}")
         memory = self.encode(images)
-        s = memory["enc"]
-        logits, alphas = [], []
-        for t in range(tgt_in.shape[1]):
-            o, s, a = self.step(tgt_in[:, t], s, memory)
-            logits.append(o)
-            alphas.append(a)
-        self.last_attention = np.stack(alphas, axis=1) if self.attention else None
+        logits = _teacher_forcing(self, tgt_in, memory["enc"], memory)     # as chapter 12's Seq2Seq
         self.save_for_backward(memory["enc"], memory["H"].shape, np.shape(images))
-        return np.stack(logits, axis=1)
+        return logits
 
     def backward(self, grad_output):
         """Backpropagation through time in the decoder, through the attention into the annotation
