@@ -123,28 +123,32 @@ def col2im(cols, x_shape, kernel_size, stride=1, padding=0):
 def _col2im_stride1(W_mat, g, x_shape, kernel_size, padding, chunk=8):
     """``col2im(W_matᵀ G)`` for stride 1, without col2im's many short additions.
 
-    col2im adds each kernel offset's (H_2, W_2) block row by row: N·C·H_2 additions of W_2
-    numbers each. Here the output gradient is first widened to rows as long as the padded input
-    (zeros in the extra columns); then the product W_matᵀ G lives on the padded image's own
-    grid, every kernel offset (i, j) is one shift by i·W_p + j of the flattened image, and each
-    offset is a single long addition. The zero columns contribute nothing. ``chunk`` images at a
-    time, so that the product's result is still in the cache when it is added.
+    col2im adds each kernel offset's (H_2, W_2) block into a shifted block of the padded input,
+    one short row at a time. Here every channel of the output gradient is first laid out on the
+    padded input's own grid, a flattened H_p·W_p plane with zeros where no output is, and the
+    rows of W_matᵀ are ordered by kernel offset. Then the product for offset (i, j) is C planes
+    that belong i·W_p + j further on, and with the planes end to end each offset is one long
+    addition per image. What a shift carries over a plane's end into the next is zero. ``chunk``
+    images at a time, so that the product is still in the cache when it is added.
     """
     (kh, kw), (ph, pw) = kernel_size, padding
     N, C, H, W = x_shape
+    K = g.shape[1]
     Hp, Wp = H + 2 * ph, W + 2 * pw
     Ho, Wo = Hp - kh + 1, Wp - kw + 1
-    g = g.reshape(N, -1, Ho, Wo)
-    g_wide = np.zeros((min(chunk, N), g.shape[1], Ho, Wp), dtype=g.dtype)
-    dxp = np.zeros((N, C, Hp * Wp + kw - 1), dtype=g.dtype)        # + kw − 1: the last shift
+    P = Hp * Wp                                                    # one channel's plane
+    W_by_offset = W_mat.reshape(K, C, kh * kw).transpose(2, 1, 0).reshape(kh * kw * C, K)
+    g = g.reshape(N, K, Ho, Wo)
+    g_plane = np.zeros((min(chunk, N), K, Hp, Wp), dtype=g.dtype)
+    dxp = np.zeros((N, C * P + (kh - 1) * Wp + kw - 1), dtype=g.dtype)   # room for the last shift
     for n in range(0, N, chunk):
         m = min(chunk, N - n)
-        g_wide[:m, ..., :Wo] = g[n:n + m]
-        dcols = np.matmul(W_mat.T, g_wide[:m].reshape(m, -1, Ho * Wp)).reshape(m, C, kh * kw, -1)
+        g_plane[:m, :, :Ho, :Wo] = g[n:n + m]
+        dcols = np.matmul(W_by_offset, g_plane[:m].reshape(m, K, P)).reshape(m, kh * kw, C * P)
         for k in range(kh * kw):
             shift = k // kw * Wp + k % kw
-            dxp[n:n + m, :, shift:shift + Ho * Wp] += dcols[:, :, k]
-    return dxp[:, :, :Hp * Wp].reshape(N, C, Hp, Wp)[:, :, ph:ph + H, pw:pw + W]
+            dxp[n:n + m, shift:shift + C * P] += dcols[:, k]
+    return dxp[:, :C * P].reshape(N, C, Hp, Wp)[:, :, ph:ph + H, pw:pw + W]
 
 
 class Conv2d(Module):
