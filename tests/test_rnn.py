@@ -417,3 +417,50 @@ def test_lstm_float32_benchmark_shape_matches_torch():
     np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-3, atol=1e-4)
     for p, q in zip(ours.parameters(), ref.parameters()):
         np.testing.assert_allclose(p.grad, q.grad.numpy(), rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("kind", [RNN, LSTM, GRU])
+def test_recycled_work_arrays_do_not_leak_between_calls(kind):
+    """The large work arrays are kept from one pass for the next (dlbook.rnn._recycle): pending
+    calls, calls under no_grad in between and other layers of the same shapes must not share
+    them. Two interleaved calls (backward in reverse order) give what each call alone gives, and
+    outputs and gradients already returned are not overwritten later."""
+    from dlbook.nn import no_grad
+    T, N, I, H = 40, 64, 8, 64                         # work arrays of more than 1 MiB
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal((T, N, I)) for _ in range(3)]
+    gs = [rng.standard_normal((T, N, H)) for _ in range(2)]
+
+    def alone(x, g):
+        m = kind(I, H, rng=0)
+        out, _ = m(x)
+        return out, m.backward(g), [p.grad.copy() for p in m.parameters()]
+
+    def same(a, b):                                    # (the same arithmetic: equal up to rounding)
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+    want = [alone(x, g) for x, g in zip(xs, gs)]
+    m, other = kind(I, H, rng=0), kind(I, H, rng=1)
+    out0, _ = m(xs[0])
+    out1, _ = m(xs[1])
+    with no_grad():
+        m(xs[2])
+    other(xs[2])
+    dx1 = m.backward(gs[1])
+    grads1 = [p.grad.copy() for p in m.parameters()]
+    other.backward(gs[0])
+    m.zero_grad()
+    dx0 = m.backward(gs[0])
+    same(out0, want[0][0])
+    same(out1, want[1][0])
+    same(dx0, want[0][1])
+    same(dx1, want[1][1])
+    for got, ref in zip([p.grad for p in m.parameters()], want[0][2]):
+        same(got, ref)
+    for got, ref in zip(grads1, want[1][2]):
+        same(got, ref)
+    kept = dx1.copy()
+    for _ in range(2):
+        m(xs[2])
+        m.backward(gs[0])
+    same(dx1, kept)

@@ -34,15 +34,20 @@ def _sigmoid_(a, out=None):
     return out
 
 
-def _rnn_step(mode, notes, a, h, c, h_out, c_out, W_hh, b_hh, tmp):
-    """s_t = g(U x_t + b + W s_{t-1} + b') for a batch (§11.2), states as columns (H, N).
+def _rnn_inputs(notes, W_ih, W_hh, b_ih, b_hh):
+    """The weights as the loops use them, the bias added to U x_t before the loop, for all steps
+    at once (b_ih + b_hh: both go into the same pre-activation), and the bias left to each step
+    (none)."""
+    return W_ih, W_hh, None if b_ih is None else b_ih + b_hh, None
+
+
+def _rnn_step(mode, notes, a, h, c, h_out, c_out, W_hh, b_hh, tmp, extra):
+    """s_t = g(U x_t + b + W s_{t-1}) for a batch (§11.2, b = b_ih + b_hh), states as columns (H, N).
 
     ``a`` holds U x_t + b on entry and a_t on exit (kept for the backward step); s_t goes into
-    ``h_out``. Returns what else the backward step needs (nothing)."""
+    ``h_out``. (``c``, ``c_out``, ``b_hh`` and ``extra`` serve the gated cells of §11.3.)"""
     np.matmul(W_hh, h, out=tmp)
     a += tmp
-    if b_hh is not None:
-        a += b_hh[:, None]
     if mode == "RNN_TANH":
         np.tanh(a, out=h_out)
     else:
@@ -50,10 +55,10 @@ def _rnn_step(mode, notes, a, h, c, h_out, c_out, W_hh, b_hh, tmp):
     return None
 
 
-def _rnn_step_back(mode, notes, dh, dc, saved, t, W_hh, da):
+def _rnn_step_back(mode, notes, dh, dc, saved, t, W_hh, da, tmp):
     """From ∂L/∂s_t to δ_t = ∂L/∂a_t = g'(a_t) ⊙ ∂L/∂s_t (written into ``da``) and to
     ∂L/∂s_{t-1} = W^T δ_t (§11.2, eq-ch11-bptt). Returns (δ_t of the recurrent part, ∂L/∂s_{t-1},
-    None)."""
+    None). ``tmp`` (rows of W, N) is scratch space for the gated cells."""
     h = saved.states[t + 1]
     if mode == "RNN_TANH":
         np.multiply(h, h, out=da)
@@ -65,19 +70,60 @@ def _rnn_step_back(mode, notes, dh, dc, saved, t, W_hh, da):
 
 
 def _step_functions(mode):
-    """The (forward, backward) pair of one time step of the cell ``mode``."""
+    """The functions of the cell ``mode``: its weights and biases as the loops use them, one
+    time step forward, one step backward."""
     if mode in ("RNN_TANH", "RNN_RELU"):
-        return _rnn_step, _rnn_step_back
+        return _rnn_inputs, _rnn_step, _rnn_step_back
     if mode == "LSTM":
-        return _lstm_step, _lstm_step_back
-    return _gru_step, _gru_step_back
+        return _lstm_inputs, _lstm_step, _lstm_step_back
+    return _gru_inputs, _gru_step, _gru_step_back
+
+
+_SPARE = {}                                                    # (shape, dtype) -> kept arrays
+
+
+def _empty(shape, dtype):
+    """``np.empty(shape, dtype)``, reusing an array that an earlier pass gave back; a new one
+    starts at a multiple of 64 bytes (a cache line: NumPy's vector loops run a few % faster)."""
+    dtype = np.dtype(dtype)
+    spare = _SPARE.get((shape, dtype))
+    if spare:
+        return spare.pop()
+    size = int(np.prod(shape)) * dtype.itemsize
+    buf = np.empty(size + 64, np.uint8)
+    start = -buf.ctypes.data % 64
+    return buf[start:start + size].view(dtype).reshape(shape)
+
+
+def _recycle(*arrays):
+    """Keep the large work arrays of a finished pass for the next one.
+
+    A training loop makes arrays of the same shapes at every iteration. Memory fresh from the
+    operating system costs a page fault per 4 KiB page at first touch (in benchmarks/lstm.py
+    about 7000 per forward + backward pass, 10 ms or more); kept memory does not. At most 256 MiB
+    are kept.
+    """
+    for a in arrays:                                           # (only arrays made by _empty)
+        if a is not None and a.nbytes >= 1 << 20:
+            _SPARE.setdefault((a.shape, a.dtype), []).append(a)
+    if sum(a.nbytes for kept in _SPARE.values() for a in kept) > 1 << 28:
+        _SPARE.clear()
 
 
 class _Cache:
-    """What the forward pass of one layer and direction keeps for BPTT (columns: (·, N))."""
+    """What the forward pass of one layer and direction keeps for BPTT (columns: (·, N)).
 
-    def __init__(self, x, gates, states, cells, extra):
-        self.x, self.gates, self.states, self.cells, self.extra = x, gates, states, cells, extra
+    ``x`` holds the input rows x_t, with a 1 appended when there is a bias (then it is a copy of
+    our own, ``ones=True``); ``rows`` the states s_0 .. s_T as rows.
+    """
+
+    def __init__(self, x, ones, gates, states, rows, cells, extra):
+        self.x, self.ones, self.gates, self.states, self.rows = x, ones, gates, states, rows
+        self.cells, self.extra = cells, extra
+
+    def recycle(self):
+        _recycle(self.x if self.ones else None, self.gates, self.states, self.rows, self.cells,
+                 self.extra)
 
 
 def _run_forward(mode, notes, x, h0, c0, W_ih, W_hh, b_ih, b_hh):
@@ -86,31 +132,42 @@ def _run_forward(mode, notes, x, h0, c0, W_ih, W_hh, b_ih, b_hh):
     Inside the loop the states are columns, as in the equations: s_t is (H, N) and the gate
     pre-activations a_t = U x_t + W s_{t-1} + b are (G·H, N), so every gate is a contiguous block
     of rows. The input parts U x_t + b of all steps and gates are one (batched) matrix product
-    before the loop; only W s_{t-1} has to wait for the previous step.
+    before the loop, the bias b included as one more column of U, for an input of ones; only
+    W s_{t-1} has to wait for the previous step. The gated cells keep one more (H, N) array per
+    step for the backward pass (``extra``).
     """
-    step, _ = _step_functions(mode)
-    T, N = x.shape[:2]
+    inputs, step, _ = _step_functions(mode)
+    T, N, I = x.shape
     H, G = W_hh.shape[1], W_hh.shape[0]
-    gates = np.matmul(W_ih, x.transpose(0, 2, 1))              # (T, G, N): U x_t, every t
-    if mode == "GRU":
-        if b_ih is not None:                                   # the GRU needs b_hn apart
-            gates += b_ih[:, None]
-    elif b_ih is not None:
-        b_hh = b_ih + b_hh                                     # b, added by each step (in cache)
-    states = np.empty((T + 1, H, N), dtype=h0.dtype)           # s_0 .. s_T as columns
+    dtype = h0.dtype
+    W_ih, W_hh, b, b_step = inputs(notes, W_ih, W_hh, b_ih, b_hh)
+    gates = _empty((T, G, N), dtype)
+    if b is None:
+        np.matmul(W_ih, x.transpose(0, 2, 1), out=gates)       # U x_t, every t
+    else:                                                      # [U b] [x_t; 1] = U x_t + b
+        x1 = _empty((T, N, I + 1), dtype)
+        x1[..., :I] = x
+        x1[..., I] = 1
+        np.matmul(np.hstack([W_ih, b[:, None]]), x1.transpose(0, 2, 1), out=gates)
+    states = _empty((T + 1, H, N), dtype)                      # s_0 .. s_T as columns
     states[0] = h0.T
-    cells = None
+    cells = extra = None
     if mode == "LSTM":
-        cells = np.empty_like(states)
+        cells = _empty((T + 1, H, N), dtype)
         cells[0] = c0.T
-    tmp = np.empty((G, N), dtype=h0.dtype)
-    extra = []
+    if mode in ("LSTM", "GRU"):
+        extra = _empty((T, H, N), dtype)
+    tmp = np.empty((G, N), dtype=dtype)
     for t in range(T):
-        extra.append(step(mode, notes, gates[t], states[t], None if cells is None else cells[t],
-                          states[t + 1], None if cells is None else cells[t + 1], W_hh, b_hh, tmp))
-    out = states[1:].transpose(0, 2, 1).copy()                # (T, N, H), the caller's own
+        step(mode, notes, gates[t], states[t], None if cells is None else cells[t], states[t + 1],
+             None if cells is None else cells[t + 1], W_hh, b_step, tmp,
+             None if extra is None else extra[t])
+    rows = _empty((T + 1, N, H), dtype)                        # s_0 .. s_T as rows: for the
+    np.copyto(rows, states.transpose(0, 2, 1))                 # backward's Σ_t δ_t s_{t-1}^T
+    out = rows[1:].copy()                                      # and, copied, the caller's own
     c = None if cells is None else cells[T].T.copy()
-    return out, out[-1], c, _Cache(x, gates, states, cells, extra)
+    cache = _Cache(x if b is None else x1, b is not None, gates, states, rows, cells, extra)
+    return out, out[-1], c, cache
 
 
 def _run_backward(mode, notes, cache, dout, dh, dc, W_ih, W_hh, grads):
@@ -122,32 +179,35 @@ def _run_backward(mode, notes, cache, dout, dh, dc, W_ih, W_hh, grads):
     inside the loop. The sums over the steps (eq-ch11-bptt-sums) are then one large product
     each. Adds into ``grads`` = (dW_ih, dW_hh, db_ih, db_hh); returns ∂L/∂x, ∂L/∂s_0, ∂L/∂c_0.
     """
-    _, step_back = _step_functions(mode)
+    _, _, step_back = _step_functions(mode)
     x, states = cache.x, cache.states
-    T, N, I = x.shape
-    H, G = W_hh.shape[1], W_hh.shape[0]
+    T, N = x.shape[:2]
+    H, G, I = W_hh.shape[1], W_hh.shape[0], W_ih.shape[1]
     dtype = states.dtype
-    ds = dout.transpose(0, 2, 1).astype(dtype, order="C")     # (T, H, N) ∂L_t/∂s_t, a copy
-    delta = np.empty((T, G, N), dtype=dtype)                   # ∂L/∂(U x_t + b), every t
+    ds = _empty((T, H, N), dtype)                              # ∂L_t/∂s_t as columns, a copy
+    np.copyto(ds, dout.transpose(0, 2, 1))
+    delta = _empty((T, G, N), dtype)                           # ∂L/∂(U x_t + b), every t
     gru = mode == "GRU" and not notes
-    delta_h = np.empty_like(delta) if gru else delta           # ∂L/∂(W s_{t-1} + b')
+    delta_h = _empty((T, G, N), dtype) if gru else delta       # ∂L/∂(W s_{t-1} + b')
     dh = np.zeros((H, N), dtype) if dh is None else dh.T
-    dc = (np.zeros((H, N), dtype) if dc is None else np.ascontiguousarray(dc.T)) \
-        if mode == "LSTM" else None
+    dc = (np.zeros((H, N), dtype) if dc is None else np.array(dc.T, dtype, order="C")) \
+        if mode == "LSTM" else None                            # (the steps may change dc in place)
+    tmp = np.empty((G, N), dtype=dtype)
     for t in range(T - 1, -1, -1):
         ds[t] += dh                                            # ∂L/∂s_t: output + step t+1
-        dgh, dh, dc = step_back(mode, notes, ds[t], dc, cache, t, W_hh, delta[t])
+        dgh, dh, dc = step_back(mode, notes, ds[t], dc, cache, t, W_hh, delta[t], tmp)
         if gru:
             delta_h[t] = dgh
     dW_ih, dW_hh, db_ih, db_hh = grads
     D = cache.gates.reshape(G, T, N)                           # the gates' memory, now free,
     np.copyto(D, delta.transpose(1, 0, 2))                     # receives [δ_1 … δ_T] (G, T, N)
     D = D.reshape(G, T * N)
-    S = np.ascontiguousarray(states[:-1].transpose(0, 2, 1)).reshape(T * N, H)  # rows s_{t-1}
-    dW_ih += D @ x.reshape(T * N, I)                           # Σ_t δ_t x_t^T
+    S = cache.rows[:-1].reshape(T * N, H)                      # rows s_{t-1}
+    dWx = D @ x.reshape(T * N, -1)                             # Σ_t δ_t [x_t; 1]^T
+    dW_ih += dWx[:, :I]
     if mode == "GRU" and notes:                                # the candidate's W sees o ⊙ s_{t-1}
         dW_hh[:2 * H] += D[:2 * H] @ S
-        OS = np.ascontiguousarray(np.stack(cache.extra).transpose(0, 2, 1)).reshape(T * N, H)
+        OS = np.ascontiguousarray(cache.extra.transpose(0, 2, 1)).reshape(T * N, H)
         dW_hh[2 * H:] += D[2 * H:] @ OS
     elif gru:
         Dh = np.ascontiguousarray(delta_h.transpose(1, 0, 2)).reshape(G, T * N)
@@ -155,10 +215,12 @@ def _run_backward(mode, notes, cache, dout, dh, dc, W_ih, W_hh, grads):
     else:
         dW_hh += D @ S                                         # Σ_t δ_t s_{t-1}^T
     if db_ih is not None:
-        db = D @ np.ones(T * N, dtype)                         # Σ_t δ_t (as a product: faster)
+        db = dWx[:, I]                                         # Σ_t δ_t: the input 1's column
         db_ih += db
         db_hh += Dh.sum(axis=1) if gru else db
     dx = (D.T @ W_ih).reshape(T, N, I)                         # rows δ_t^T U
+    cache.recycle()
+    _recycle(ds, delta, delta_h if gru else None)
     return dx, dh.T.copy(), None if dc is None else dc.T.copy()
 
 
@@ -394,6 +456,9 @@ class RNNBase(Module):
                 masks.append(None)
         if is_grad_enabled():
             self.save_for_backward(caches, masks, batched, hx is not None, (T, N))
+        else:
+            for cache in caches:
+                cache.recycle()
         out = inp if batched and not self.batch_first else (inp.transpose(1, 0, 2) if batched else inp[:, 0])
         if not batched:
             h_n, c_n = h_n[:, 0], (c_n[:, 0] if lstm else None)
@@ -537,68 +602,72 @@ def truncated_bptt(model, x, tau, loss_grad, hx=None):
 
 
 # book/ch11b_lstm.md · Building the LSTM
-def _times_sigmoid_grad_(d, s):
-    """d ⊙= σ'(a), written through s = σ(a): σ' = σ (1 − σ). In place on ``d``."""
-    tmp = np.subtract(1, s)
-    tmp *= s
-    d *= tmp
+def _lstm_inputs(notes, W_ih, W_hh, b_ih, b_hh):
+    """The LSTM's weights and bias as the loops use them (§11.3, eq-ch11-lstm): the rows of the
+    σ gates halved, since σ(a) = (1 + tanh(a/2)) / 2 — one tanh over the four blocks of a step
+    then serves the gates and the candidate. Both biases go into the input part U x_t + b."""
+    H = W_hh.shape[1]
+    half = np.full((4 * H, 1), 0.5, W_hh.dtype)               # rows i, f, g, o
+    if not notes:
+        half[2 * H:3 * H] = 1                                  # the candidate's own tanh
+    b = None if b_ih is None else (b_ih + b_hh) * half[:, 0]
+    return W_ih * half, W_hh * half, b, None
 
 
-def _lstm_step(mode, notes, a, h, c, h_out, c_out, W_hh, b_hh, tmp):
-    """One LSTM step (§11.3), states as columns (H, N).
+def _lstm_step(mode, notes, a, h, c, h_out, c_out, W_hh, b_hh, tmp, phi):
+    """One LSTM step (§11.3, eq-ch11-lstm), states as columns (H, N).
 
-    ``a`` (4H, N) holds U x_t + b on entry, rows i, f, g (the candidate s~), o as PyTorch's; it
-    leaves holding the gates' values, kept for the backward step. Writes h_t and s_t into
-    ``h_out`` and ``c_out``; returns φ(s_t). Standard: s~ = tanh(·), h_t = o ⊙ tanh(s_t); the
-    notes (``notes=True``): σ in both places.
+    ``a`` (4H, N) holds U x_t + b on entry, rows i, f, g (the candidate s~), o as PyTorch's,
+    halved where σ is applied (``W_hh`` too, see ``_lstm_inputs``); it leaves holding the gates'
+    values, kept for the backward step. Writes h_t, s_t and φ(s_t) into ``h_out``, ``c_out`` and
+    ``phi``. Standard: s~ = tanh(·), h_t = o ⊙ tanh(s_t); the notes (``notes=True``): σ in both
+    places.
     """
     H = h.shape[0]
     np.matmul(W_hh, h, out=tmp)                               # W s_{t-1}: all four gates at once
     a += tmp
-    if b_hh is not None:
-        a += b_hh[:, None]
+    np.tanh(a, out=a)                                         # tanh(a/2) for the σ gates
     i, f, g, o = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
-    _sigmoid_(a[:2 * H])                                      # i_t, f_t (one contiguous block)
-    _sigmoid_(o)                                              # o_t
-    _sigmoid_(g) if notes else np.tanh(g, out=g)              # candidate s~_t
+    for sig in (a,) if notes else (a[:2 * H], o):              # σ(a) = (1 + tanh(a/2)) / 2
+        sig *= 0.5
+        sig += 0.5
     np.multiply(f, c, out=c_out)
     np.multiply(i, g, out=h_out)                              # (h_out as scratch)
     c_out += h_out                                            # s_t = f ⊙ s_{t-1} + i ⊙ s~_t
-    tc = _sigmoid_(c_out, out=np.empty_like(c_out)) if notes else np.tanh(c_out)
-    np.multiply(o, tc, out=h_out)                             # h_t = o ⊙ φ(s_t)
-    return tc
+    _sigmoid_(c_out, out=phi) if notes else np.tanh(c_out, out=phi)
+    np.multiply(o, phi, out=h_out)                            # h_t = o ⊙ φ(s_t)
 
 
-def _lstm_step_back(mode, notes, dh, dc, cache, t, W_hh, da):
-    """Backward through LSTM step t: each gradient is multiplied by a gate (§11.3).
+def _lstm_step_back(mode, notes, dh, dc, cache, t, W_hh, da, tmp):
+    """Backward through LSTM step t (§11.3): each gradient is multiplied by a gate.
 
-    ``dh``, ``dc``: ∂L/∂h_t, ∂L/∂s_t arriving from the output and step t+1, (H, N). Writes ∂L/∂
-    of the four pre-activations into ``da`` (4H, N); returns it (the recurrent part is the
-    same), ∂L/∂h_{t-1} = W^T da and ∂L/∂s_{t-1} = f_t ⊙ ∂L/∂s_t.
+    ``dh``, ``dc``: ∂L/∂h_t, ∂L/∂s_t arriving from the output and step t+1, (H, N); ``dc`` is
+    overwritten. Writes ∂L/∂ of the four pre-activations into ``da`` (4H, N), ``tmp`` (4H, N)
+    is scratch; returns ``da`` (the recurrent part's is the same), ∂L/∂h_{t-1} = W^T da and
+    ∂L/∂s_{t-1} = f_t ⊙ ∂L/∂s_t.
     """
-    a, tc, c_prev = cache.gates[t], cache.extra[t], cache.cells[t]
+    a, phi, c_prev = cache.gates[t], cache.extra[t], cache.cells[t]
     H = dh.shape[0]
     i, f, g, o = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
     d_i, d_f, d_g, d_o = da[:H], da[H:2 * H], da[2 * H:3 * H], da[3 * H:]
-    np.multiply(dh, tc, out=d_o)                              # ∂L/∂o_t
-    ds = tc * tc                                              # φ'(s_t): 1 − tanh² (or σ − σ²)
-    np.subtract(tc if notes else 1, ds, out=ds)
+    ds = d_f                                                  # ∂L/∂s_t, in d_f's rows for now
+    np.multiply(phi, phi, out=ds)                             # φ'(s_t): 1 − tanh² (or σ − σ²)
+    np.subtract(phi if notes else 1, ds, out=ds)
     ds *= o
     ds *= dh
     ds += dc                                                  # ∂L/∂s_t: via h_t and from step t+1
+    np.multiply(dh, phi, out=d_o)                             # ∂L/∂o_t
     np.multiply(ds, g, out=d_i)                               # ∂L/∂i_t
-    np.multiply(ds, c_prev, out=d_f)                          # ∂L/∂f_t
     np.multiply(ds, i, out=d_g)                               # ∂L/∂s~_t: multiplied by the gate
-    if notes:
-        _times_sigmoid_grad_(d_g, g)
-    else:
-        tmp = g * g
-        np.subtract(1, tmp, out=tmp)
-        d_g *= tmp
-    _times_sigmoid_grad_(da[:2 * H], a[:2 * H])               # through σ for i, f and o
-    _times_sigmoid_grad_(d_o, o)
-    ds *= f                                                   # ∂L/∂s_{t-1} = ∂L/∂s_t ⊙ f_t
-    return da, W_hh.T @ da, ds
+    np.multiply(ds, f, out=dc)                                # ∂L/∂s_{t-1} = f_t ⊙ ∂L/∂s_t
+    d_f *= c_prev                                             # ∂L/∂f_t = s_{t-1} ⊙ ∂L/∂s_t
+    np.subtract(1, a, out=tmp)                                # through σ: σ' = σ (1 − σ), for
+    tmp *= a                                                  # the four blocks in two calls,
+    if not notes:                                             # but the candidate's tanh' = 1 − g²
+        np.multiply(g, g, out=tmp[2 * H:3 * H])
+        np.subtract(1, tmp[2 * H:3 * H], out=tmp[2 * H:3 * H])
+    da *= tmp
+    return da, W_hh.T @ da, dc
 
 
 class LSTMCell(RNNCellBase):
@@ -622,47 +691,58 @@ class LSTM(RNNBase):
 
 
 # book/ch11b_lstm.md · The gated recurrent unit
-def _gru_step(mode, notes, a, h, c, h_out, c_out, W_hh, b_hh, tmp):
+def _gru_inputs(notes, W_ih, W_hh, b_ih, b_hh):
+    """The GRU's weights and bias as the loops use them: the biases go into the input part
+    U x_t + b, all but PyTorch's b_hn, which r_t multiplies with W_hn s_{t-1} and which each step
+    adds."""
+    if b_ih is None:
+        return W_ih, W_hh, None, None
+    if notes:
+        return W_ih, W_hh, b_ih + b_hh, None
+    H = W_hh.shape[1]
+    b = b_ih.copy()
+    b[:2 * H] += b_hh[:2 * H]                                  # b_hr, b_hz
+    return W_ih, W_hh, b, b_hh[2 * H:]
+
+
+def _gru_step(mode, notes, a, h, c, h_out, c_out, W_hh, b_hn, tmp, extra):
     """One GRU step (§11.3), states as columns (H, N), rows r, z, n as PyTorch.
 
     ``a`` (3H, N) holds the input parts U x_t + b on entry and the gates' values on exit.
     Standard: r, z = σ(·), n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)), h' = (1 − z) ⊙ n + z ⊙ h.
     Notes: o, i = σ(·) (rows r, z), s~ = σ(W_n (o ⊙ s) + U_n x + b), s' = (1 − i) ⊙ s + i ⊙ s~.
+    ``extra`` receives what the backward step needs: W_hn h + b_hn (standard), o ⊙ s (notes).
     """
     H = h.shape[0]
     if notes:
         np.matmul(W_hh[:2 * H], h, out=tmp[:2 * H])
         a[:2 * H] += tmp[:2 * H]
-        if b_hh is not None:
-            a[:2 * H] += b_hh[:2 * H, None]
         _sigmoid_(a[:2 * H])
-        oh = a[:H] * h                                        # o_t ⊙ s_{t-1}: gate, then product
+        oh = np.multiply(a[:H], h, out=extra)                 # o_t ⊙ s_{t-1}: gate, then product
         n = a[2 * H:]
         np.matmul(W_hh[2 * H:], oh, out=tmp[2 * H:])
         n += tmp[2 * H:]
-        if b_hh is not None:
-            n += b_hh[2 * H:, None]
         _sigmoid_(n)
         np.subtract(n, h, out=h_out)
         h_out *= a[H:2 * H]
         h_out += h                                            # s_{t-1} + i ⊙ (s~ − s_{t-1})
-        return oh
+        return
     np.matmul(W_hh, h, out=tmp)
-    if b_hh is not None:
-        tmp += b_hh[:, None]
     a[:2 * H] += tmp[:2 * H]
     _sigmoid_(a[:2 * H])
-    ghn = tmp[2 * H:].copy()                                  # W_hn h + b_hn
+    ghn = extra                                               # W_hn h + b_hn
+    np.copyto(ghn, tmp[2 * H:])
+    if b_hn is not None:
+        ghn += b_hn[:, None]
     n = a[2 * H:]
     n += a[:H] * ghn                                          # product, then gate
     np.tanh(n, out=n)
     np.subtract(h, n, out=h_out)
     h_out *= a[H:2 * H]
     h_out += n                                                # n + z ⊙ (h − n)
-    return ghn
 
 
-def _gru_step_back(mode, notes, dh, dc, cache, t, W_hh, dgi):
+def _gru_step_back(mode, notes, dh, dc, cache, t, W_hh, dgi, tmp):
     """Backward through GRU step t: writes ∂L/∂ of the input pre-activations into ``dgi``;
     returns ∂L/∂ of the recurrent pre-activations (they differ in the candidate's block) and
     ∂L/∂s_{t-1}."""
