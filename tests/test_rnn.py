@@ -421,7 +421,7 @@ def test_lstm_float32_benchmark_shape_matches_torch():
 
 @pytest.mark.parametrize("kind", [RNN, LSTM, GRU])
 def test_recycled_work_arrays_do_not_leak_between_calls(kind):
-    """The large work arrays are kept from one pass for the next (dlbook.rnn._recycle): pending
+    """The large work arrays are kept from one pass for the next (dlbook.nn.recycle): pending
     calls, calls under no_grad in between and other layers of the same shapes must not share
     them. Two interleaved calls (backward in reverse order) give what each call alone gives, and
     outputs and gradients already returned are not overwritten later."""

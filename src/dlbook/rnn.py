@@ -11,7 +11,7 @@ gives the notes' own LSTM and GRU equations (§11.3) instead of PyTorch's.
 import numpy as np
 
 from dlbook.checks import as_rng, check_choice, check_int, check_real
-from dlbook.nn import Module, Parameter, is_grad_enabled
+from dlbook.nn import Module, Parameter, is_grad_enabled, recycle, work_array
 
 __all__ = [
     "RNNCellBase", "RNNCell", "RNNBase", "RNN", "clip_grad_norm_", "truncated_bptt", "LSTMCell", "LSTM",
@@ -79,37 +79,6 @@ def _step_functions(mode):
     return _gru_inputs, _gru_step, _gru_step_back
 
 
-_SPARE = {}                                                    # (shape, dtype) -> kept arrays
-
-
-def _empty(shape, dtype):
-    """``np.empty(shape, dtype)``, reusing an array that an earlier pass gave back; a new one
-    starts at a multiple of 64 bytes (a cache line: NumPy's vector loops run a few % faster)."""
-    dtype = np.dtype(dtype)
-    spare = _SPARE.get((shape, dtype))
-    if spare:
-        return spare.pop()
-    size = int(np.prod(shape)) * dtype.itemsize
-    buf = np.empty(size + 64, np.uint8)
-    start = -buf.ctypes.data % 64
-    return buf[start:start + size].view(dtype).reshape(shape)
-
-
-def _recycle(*arrays):
-    """Keep the large work arrays of a finished pass for the next one.
-
-    A training loop makes arrays of the same shapes at every iteration. Memory fresh from the
-    operating system costs a page fault per 4 KiB page at first touch (in benchmarks/lstm.py
-    about 7000 per forward + backward pass, 10 ms or more); kept memory does not. At most 256 MiB
-    are kept.
-    """
-    for a in arrays:                                           # (only arrays made by _empty)
-        if a is not None and a.nbytes >= 1 << 20:
-            _SPARE.setdefault((a.shape, a.dtype), []).append(a)
-    if sum(a.nbytes for kept in _SPARE.values() for a in kept) > 1 << 28:
-        _SPARE.clear()
-
-
 class _Cache:
     """What the forward pass of one layer and direction keeps for BPTT (columns: (·, N)).
 
@@ -122,7 +91,7 @@ class _Cache:
         self.cells, self.extra = cells, extra
 
     def recycle(self):
-        _recycle(self.x if self.ones else None, self.gates, self.states, self.rows, self.cells,
+        recycle(self.x if self.ones else None, self.gates, self.states, self.rows, self.cells,
                  self.extra)
 
 
@@ -141,28 +110,28 @@ def _run_forward(mode, notes, x, h0, c0, W_ih, W_hh, b_ih, b_hh):
     H, G = W_hh.shape[1], W_hh.shape[0]
     dtype = h0.dtype
     W_ih, W_hh, b, b_step = inputs(notes, W_ih, W_hh, b_ih, b_hh)
-    gates = _empty((T, G, N), dtype)
+    gates = work_array((T, G, N), dtype)
     if b is None:
         np.matmul(W_ih, x.transpose(0, 2, 1), out=gates)       # U x_t, every t
     else:                                                      # [U b] [x_t; 1] = U x_t + b
-        x1 = _empty((T, N, I + 1), dtype)
+        x1 = work_array((T, N, I + 1), dtype)
         x1[..., :I] = x
         x1[..., I] = 1
         np.matmul(np.hstack([W_ih, b[:, None]]), x1.transpose(0, 2, 1), out=gates)
-    states = _empty((T + 1, H, N), dtype)                      # s_0 .. s_T as columns
+    states = work_array((T + 1, H, N), dtype)                  # s_0 .. s_T as columns
     states[0] = h0.T
     cells = extra = None
     if mode == "LSTM":
-        cells = _empty((T + 1, H, N), dtype)
+        cells = work_array((T + 1, H, N), dtype)
         cells[0] = c0.T
     if mode in ("LSTM", "GRU"):
-        extra = _empty((T, H, N), dtype)
+        extra = work_array((T, H, N), dtype)
     tmp = np.empty((G, N), dtype=dtype)
     for t in range(T):
         step(mode, notes, gates[t], states[t], None if cells is None else cells[t], states[t + 1],
              None if cells is None else cells[t + 1], W_hh, b_step, tmp,
              None if extra is None else extra[t])
-    rows = _empty((T + 1, N, H), dtype)                        # s_0 .. s_T as rows: for the
+    rows = work_array((T + 1, N, H), dtype)                    # s_0 .. s_T as rows: for the
     np.copyto(rows, states.transpose(0, 2, 1))                 # backward's Σ_t δ_t s_{t-1}^T
     out = rows[1:].copy()                                      # and, copied, the caller's own
     c = None if cells is None else cells[T].T.copy()
@@ -184,11 +153,11 @@ def _run_backward(mode, notes, cache, dout, dh, dc, W_ih, W_hh, grads):
     T, N = x.shape[:2]
     H, G, I = W_hh.shape[1], W_hh.shape[0], W_ih.shape[1]
     dtype = states.dtype
-    ds = _empty((T, H, N), dtype)                              # ∂L_t/∂s_t as columns, a copy
+    ds = work_array((T, H, N), dtype)                          # ∂L_t/∂s_t as columns, a copy
     np.copyto(ds, dout.transpose(0, 2, 1))
-    delta = _empty((T, G, N), dtype)                           # ∂L/∂(U x_t + b), every t
+    delta = work_array((T, G, N), dtype)                       # ∂L/∂(U x_t + b), every t
     gru = mode == "GRU" and not notes
-    delta_h = _empty((T, G, N), dtype) if gru else delta       # ∂L/∂(W s_{t-1} + b')
+    delta_h = work_array((T, G, N), dtype) if gru else delta   # ∂L/∂(W s_{t-1} + b')
     dh = np.zeros((H, N), dtype) if dh is None else dh.T
     dc = (np.zeros((H, N), dtype) if dc is None else np.array(dc.T, dtype, order="C")) \
         if mode == "LSTM" else None                            # (the steps may change dc in place)
@@ -220,7 +189,7 @@ def _run_backward(mode, notes, cache, dout, dh, dc, W_ih, W_hh, grads):
         db_hh += Dh.sum(axis=1) if gru else db
     dx = (D.T @ W_ih).reshape(T, N, I)                         # rows δ_t^T U
     cache.recycle()
-    _recycle(ds, delta, delta_h if gru else None)
+    recycle(ds, delta, delta_h if gru else None)
     return dx, dh.T.copy(), None if dc is None else dc.T.copy()
 
 

@@ -22,8 +22,11 @@ from dlbook.nn import (
     Module,
     Parameter,
     ReLU,
+    is_grad_enabled,
     no_grad,
     parallel_for,
+    recycle,
+    work_array,
 )
 
 __all__ = [
@@ -212,56 +215,60 @@ class MultiheadAttention(Module):
         xq, xk, xv, unbatched = self._inputs(query, key, value)
         W = self.in_proj_weight.data
         b = None if self.in_proj_bias is None else self.in_proj_bias.data
+        W_o = self.out_proj.weight.data
+        b_o = None if self.out_proj.bias is None else self.out_proj.bias.data
         dtype = W.dtype
         E, d = self.embed_dim, self.head_dim
         N, L, S = xq.shape[0], xq.shape[1], xk.shape[1]
         fused = query is key and key is value                 # self-attention: one product
-        if fused:
-            qkv = (xq.reshape(N * L, E) @ W.T).reshape(N, L, 3 * E)
-            if b is not None:
-                qkv += b
-            q, k, v = qkv[..., :E], qkv[..., E:2 * E], qkv[..., 2 * E:]
+        if fused:                                             # (work arrays: see chapter 11)
+            projections = (work_array((N, L, 3 * E), dtype),)  # [Q K V] side by side
+            q, k, v = (projections[0][..., i * E:(i + 1) * E] for i in range(3))
         else:
-            q, k, v = ((x.reshape(-1, E) @ W[i * E:(i + 1) * E].T).reshape(x.shape)
-                       for i, x in enumerate((xq, xk, xv)))
-            if b is not None:
-                q += b[:E]
-                k += b[E:2 * E]
-                v += b[2 * E:]
+            projections = q, k, v = tuple(work_array(x.shape, dtype) for x in (xq, xk, xv))
         scale = dtype.type(1.0 / math.sqrt(d))
-        q *= scale                                            # Q/√d_k: fewer entries than QKᵀ
-        q, k, v = self._heads(q), self._heads(k), self._heads(v)     # (N, h, ·, d) views
         mask = self._mask(key_padding_mask, attn_mask, is_causal, N, L, S, unbatched, dtype)
-        A = np.empty((N, self.num_heads, L, S), dtype=dtype)  # scores, then weights, in place
+        A = work_array((N, self.num_heads, L, S), dtype)       # scores, then weights, in place
         drop = None
         if self.training and self.dropout > 0:
             keep = self.rng.random(A.shape) >= self.dropout
             drop = keep.astype(dtype) / dtype.type(1 - self.dropout)
         A_used = A if drop is None else np.empty_like(A)
-        o = np.empty((N, L, E), dtype=dtype)
-        o_heads = self._heads(o)                              # the heads side by side: concatenated
+        o = work_array((N, L, E), dtype)                       # the heads side by side: concatenated
+        out = np.empty((N, L, E), dtype)
+        qh, kh, vh, oh = (self._heads(a) for a in (q, k, v, o))    # (N, h, ·, d) views
 
-        def attend(b):                                        # eq. (attention) for the sequences b
-            np.matmul(q[b], k[b].transpose(0, 1, 3, 2), out=A[b])
+        def forward_rows(r):                                  # the sequences r, input to output
+            for i, (x, z) in enumerate(zip((xq, xk, xv), projections)):   # Q, K, V (or [Q K V])
+                block = slice(i * E, i * E + z.shape[-1])     # the rows of W_Q, W_K, W_V it needs
+                rows = np.matmul(x[r].reshape(-1, E), W[block].T, out=z[r].reshape(-1, z.shape[-1]))
+                if b is not None:
+                    rows += b[block]
+            q[r] *= scale                                     # Q/√d_k: fewer entries than QKᵀ
+            np.matmul(qh[r], kh[r].transpose(0, 1, 3, 2), out=A[r])       # eq. (attention)
             if mask is not None:
-                A[b] += np.broadcast_to(mask, A.shape)[b]
-            _softmax_masked(A[b])
+                A[r] += np.broadcast_to(mask, A.shape)[r]
+            _softmax_masked(A[r])
             if drop is not None:
-                np.multiply(A[b], drop[b], out=A_used[b])
-            np.matmul(A_used[b], v[b], out=o_heads[b])
+                np.multiply(A[r], drop[r], out=A_used[r])
+            np.matmul(A_used[r], vh[r], out=oh[r])
+            rows = np.matmul(o[r].reshape(-1, E), W_o.T, out=out[r].reshape(-1, E))   # out_proj
+            if b_o is not None:
+                rows += b_o
 
-        parallel_for(attend, N)                               # independent sequences: in parallel
-        out = self.out_proj(o.reshape(N * L, E)).reshape(N, L, E)   # 2-D: one GEMM, not N
-        self.save_for_backward(xq, xk, xv, q, k, v, A, drop, unbatched, scale, fused)
+        parallel_for(forward_rows, N)                         # independent sequences: in parallel
+        self.save_for_backward(xq, xk, xv, qh, kh, vh, A, drop, unbatched, scale, fused, projections, o)
         if unbatched:
             out = out[0]
         elif not self.batch_first:
             out = np.swapaxes(out, 0, 1)
         weights = None
-        if need_weights:
-            weights = A_used.mean(axis=1) if average_attn_weights else A_used
+        if need_weights:                                      # the caller's own array (A is kept)
+            weights = A_used.mean(axis=1) if average_attn_weights else A_used.copy()
             if unbatched:
                 weights = weights[0]
+        if not is_grad_enabled():                             # no backward: free at once
+            recycle(*projections, A, o)
         return out, weights
 
     def backward(self, grad_output):
@@ -269,56 +276,64 @@ class MultiheadAttention(Module):
 
         Through each row's softmax: ∂L/∂s = α ⊙ (∂L/∂α − Σ_j α_j ∂L/∂α_j) (chapter 4)."""
         saved = self.pop_saved()
-        xq, xk, xv, q, k, v, A, drop, unbatched, scale, fused = saved
+        xq, xk, xv, q, k, v, A, drop, unbatched, scale, fused, projections, o = saved
         N, h, L, d = q.shape
-        S, E = k.shape[2], self.embed_dim
+        E = self.embed_dim
         g = np.asarray(grad_output, dtype=A.dtype)
         g = g[None] if unbatched else (g if self.batch_first else np.swapaxes(g, 0, 1))
         if g.shape != (N, L, E):
             self.save_for_backward(*saved)
             raise ValueError(f"grad_output: expected the shape of attn_output, got "
                              f"{np.shape(grad_output)}")
-        go = self._heads(self.out_proj.backward(g.reshape(N * L, E)).reshape(N, L, E))  # (N, h, L, d)
+        W, W_o = self.in_proj_weight.data, self.out_proj.weight.data
+        dzs = tuple(work_array(z.shape, A.dtype) for z in projections)    # ∂L/∂ of Q, K, V
         if fused:                                             # ∂L/∂[Q K V] as one (N, L, 3E) array
-            dz = np.empty((N, L, 3 * E), dtype=A.dtype)
-            dzs = (dz[..., :E], dz[..., E:2 * E], dz[..., 2 * E:])
+            dq, dk, dv = (self._heads(dzs[0][..., i * E:(i + 1) * E]) for i in range(3))
         else:
-            dzs = (np.empty((N, L, E), A.dtype), np.empty((N, S, E), A.dtype),
-                   np.empty((N, S, E), A.dtype))
-        dq, dk, dv = (self._heads(a) for a in dzs)           # views: products written in place
+            dq, dk, dv = (self._heads(a) for a in dzs)       # views: products written in place
+        go = work_array((N, L, E), A.dtype)                   # ∂L/∂o, the heads side by side
+        goh, dA_all = self._heads(go), work_array(A.shape, A.dtype)
+        dxs = tuple(np.empty(x.shape, A.dtype) for x in ((xq,) if fused else (xq, xk, xv)))
         A_used = A if drop is None else A * drop
+        sums = {}                                             # each chunk's Σ over its positions
 
-        def backprop(b):                                      # the heads of the sequences b
-            np.matmul(A_used[b].transpose(0, 1, 3, 2), go[b], out=dv[b])     # (·, h, S, d)
-            dA = go[b] @ v[b].transpose(0, 1, 3, 2)           # (·, h, L, S)
+        def backward_rows(r):                                 # the sequences r, output to input
+            g_r = g[r].reshape(-1, E)
+            np.matmul(g_r, W_o, out=go[r].reshape(-1, E))     # out_proj: ∂L/∂o, ∇W_o, ∇b_o
+            parts = [g_r.T @ o[r].reshape(-1, E), g_r.sum(axis=0)]
+            np.matmul(A_used[r].transpose(0, 1, 3, 2), goh[r], out=dv[r])     # (·, h, S, d)
+            dA = np.matmul(goh[r], v[r].transpose(0, 1, 3, 2), out=dA_all[r])  # (·, h, L, S)
             if drop is not None:
-                dA *= drop[b]
-            dA -= np.einsum("nhls,nhls->nhl", dA, A[b])[..., None]   # Σ_j α_j ∂L/∂α_j, by row
-            dA *= A[b]                                        # ∂L/∂(Q_i K_iᵀ/√d_k); q holds Q_i/√d_k
-            np.matmul(dA, k[b], out=dq[b])
-            np.matmul(dA.transpose(0, 1, 3, 2), q[b], out=dk[b])
+                dA *= drop[r]
+            dA -= np.einsum("nhls,nhls->nhl", dA, A[r])[..., None]   # Σ_j α_j ∂L/∂α_j, by row
+            dA *= A[r]                                        # ∂L/∂(Q_i K_iᵀ/√d_k); q holds Q_i/√d_k
+            np.matmul(dA, k[r], out=dq[r])
+            np.matmul(dA.transpose(0, 1, 3, 2), q[r], out=dk[r])
+            dzs[0][r, :, :E] *= scale                         # ∂L/∂Q = (∂L/∂(Q/√d_k)) / √d_k
+            for i, (x, dz, dx) in enumerate(zip((xq, xk, xv), dzs, dxs)):  # the input projections
+                dz_r = dz[r].reshape(-1, dz.shape[-1])
+                parts += [dz_r.T @ x[r].reshape(-1, E), dz_r.sum(axis=0)]
+                np.matmul(dz_r, W[i * E:i * E + dz.shape[-1]], out=dx[r].reshape(-1, E))
+            sums[r.start] = parts
 
-        parallel_for(backprop, N)
-        np.multiply(dzs[0], scale, out=dzs[0])                # ∂L/∂Q = (∂L/∂(Q/√d_k)) / √d_k
-        W, Wg = self.in_proj_weight.data, self.in_proj_weight.grad
+        parallel_for(backward_rows, N)
+        totals = [sum(parts) for parts in zip(*(sums[start] for start in sorted(sums)))]
+        self.out_proj.weight.grad += totals[0]
+        if self.out_proj.bias is not None:
+            self.out_proj.bias.grad += totals[1]
+        for i, (dz, dW, db) in enumerate(zip(dzs, totals[2::2], totals[3::2])):
+            block = slice(i * E, i * E + dz.shape[-1])
+            self.in_proj_weight.grad[block] += dW
+            if self.in_proj_bias is not None:
+                self.in_proj_bias.grad[block] += db
+        recycle(*projections, A, o, *dzs, go, dA_all)
+
         def layout(a):                                        # (N, L, E) back to the input's layout
             return a[0] if unbatched else (a if self.batch_first else np.swapaxes(a, 0, 1))
         if fused:
-            dz = dz.reshape(N * L, 3 * E)
-            Wg += dz.T @ xq.reshape(N * L, E)
-            if self.in_proj_bias is not None:
-                self.in_proj_bias.grad += dz.sum(axis=0)
-            dx = layout((dz @ W).reshape(N, L, E))
-            zeros = np.broadcast_to(dx.dtype.type(0), dx.shape)       # read-only, no memory
-            return dx, zeros, zeros
-        grads = []
-        for i, (dz, x) in enumerate(zip(dzs, (xq, xk, xv))):
-            dz = dz.reshape(-1, E)
-            Wg[i * E:(i + 1) * E] += dz.T @ x.reshape(-1, E)
-            if self.in_proj_bias is not None:
-                self.in_proj_bias.grad[i * E:(i + 1) * E] += dz.sum(axis=0)
-            grads.append(layout((dz @ W[i * E:(i + 1) * E]).reshape(x.shape)))
-        return tuple(grads)
+            zeros = np.broadcast_to(dxs[0].dtype.type(0), dxs[0].shape)    # read-only, no memory
+            return layout(dxs[0]), layout(zeros), layout(zeros)
+        return tuple(layout(dx) for dx in dxs)
 
 
 # book/ch13_transformer.md · 13.2 Multi-Headed Attention › Where am I? Positional encoding
