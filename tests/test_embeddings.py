@@ -401,37 +401,26 @@ def test_skipgram_pairs_centre_major_with_positions():
     assert 5.5 < len(ctx_dyn) / 1000 < 6.5                # mean window 3 on each side
 
 
-def test_fused_training_learns_planted_structure():
-    r = np.random.default_rng(0)
-    sents = [r.integers(0, 10, 12) + 10 * (i % 2) for i in range(800)]
-    counts = np.bincount(np.concatenate(sents), minlength=20)
-    m = SkipGram(20, 8, output="negative", rng=0)
-    h = train_word2vec(m, sents, counts, epochs=3, window=3, negative=3, lr=0.05,
-                       batch_size=64, sample=0, shared_negatives=8, rng=0)
-    U = m.vectors / np.linalg.norm(m.vectors, axis=1, keepdims=True)
-    S = U @ U.T
-    same = np.array([[i // 10 == j // 10 and i != j for j in range(20)] for i in range(20)])
-    diff = np.array([[i // 10 != j // 10 for j in range(20)] for i in range(20)])
-    assert S[same].mean() > S[diff].mean() + 0.5
-    assert h["epoch_loss"][-1] < h["epoch_loss"][0]
-    assert h["examples"] > 3 * 800 * 12 * 2             # every pair of three epochs was used
-
-
-def test_training_learns_planted_structure():
+@pytest.mark.parametrize("shared_negatives", [None, 8])
+def test_training_learns_planted_structure(shared_negatives):
     """Two disjoint 'topics' of 10 words: skip-gram (negative sampling) must place words of the
-    same topic closer than words of different topics."""
+    same topic closer than words of different topics, per pair or with the fused step
+    (``shared_negatives``)."""
     r = np.random.default_rng(0)
     sents = [r.integers(0, 10, 12) + 10 * (i % 2) for i in range(800)]
     counts = np.bincount(np.concatenate(sents), minlength=20)
     m = SkipGram(20, 8, output="negative", rng=0)
+    fused = {} if shared_negatives is None else {"shared_negatives": shared_negatives}
     h = train_word2vec(m, sents, counts, epochs=3, window=3, negative=3, lr=0.05,
-                       batch_size=64, sample=0, rng=0)
+                       batch_size=64, sample=0, rng=0, **fused)
     U = m.vectors / np.linalg.norm(m.vectors, axis=1, keepdims=True)
     S = U @ U.T
     same = np.array([[i // 10 == j // 10 and i != j for j in range(20)] for i in range(20)])
     diff = np.array([[i // 10 != j // 10 for j in range(20)] for i in range(20)])
     assert S[same].mean() > S[diff].mean() + 0.5
     assert h["epoch_loss"][-1] < h["epoch_loss"][0]
+    if fused:
+        assert h["examples"] > 3 * 800 * 12 * 2         # every pair of three epochs was used
 
 
 def test_glove_training_decreases_loss():
