@@ -13,8 +13,10 @@ What is timed (chapter 9, issue: performance of the convolution)
     are checked equal (to float32 rounding) before timing.
 
 How it is timed
-    As benchmarks/mlp_step.py: the same number of threads for NumPy's BLAS (threadpoolctl) and
-    PyTorch (``torch.set_num_threads``); turns of ``--block`` steps alternate between the
+    As benchmarks/mlp_step.py: the same number of threads for NumPy's BLAS (threadpoolctl),
+    dlbook's own threads (``dlbook.nn.set_num_threads``: the layers run chunks of the batch in
+    parallel, the BLAS on one thread per chunk meanwhile) and PyTorch (``torch.set_num_threads``);
+    turns of ``--block`` steps alternate between the
     libraries, each after a ``--pause`` and one untimed step (idle OpenBLAS/OpenMP threads spin
     for a while and would slow the other library's turn); the median over ``--repeats`` turns
     is reported, with the load average (re-run on a busy machine). Every line names the BLAS
@@ -37,6 +39,7 @@ import torch
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from dlbook.cnn import Conv2d, MaxPool2d
+from dlbook.nn import get_num_threads, set_num_threads
 
 
 def cases(seed=0):
@@ -122,9 +125,11 @@ def main():
     ap.add_argument("--pause", type=float, default=0.2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    set_num_threads(args.threads)
     with threadpool_limits(args.threads):
         blas = blas_line()
-        print(f"threads: torch {torch.get_num_threads()}; NumPy BLAS {blas}; "
+        print(f"threads: torch {torch.get_num_threads()}; dlbook {get_num_threads()} "
+              f"(dlbook.nn.parallel_for: chunks of the batch, one BLAS thread each); NumPy BLAS {blas}; "
               f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         print(f"{'case':28s} {'dlbook ms':>10s} {'torch ms':>10s} {'ratio':>7s} {'target':>7s}"
               "  BLAS (kernel)")

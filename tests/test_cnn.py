@@ -17,7 +17,7 @@ from dlbook.cnn import (
     im2col,
 )
 from dlbook.gradcheck import gradcheck
-from dlbook.nn import Module
+from dlbook.nn import Module, get_num_threads, set_num_threads
 
 torch.set_num_threads(1)
 
@@ -368,5 +368,54 @@ def test_other_bad_arguments():
     conv(np.zeros((2, 1, 5, 5)))
     with pytest.raises(ValueError, match="grad_output: expected the shape of the forward output"):
         conv.backward(np.zeros((2, 2, 4, 4)))
+    with pytest.raises(ValueError, match=r"out: expected an array of shape \(2, 9, 9\)"):
+        im2col(np.zeros((2, 1, 5, 5)), 3, out=np.empty((2, 9, 8)))
+
+
+def test_a_wrong_grad_output_loses_nothing():
+    """A backward call with a wrongly shaped gradient raises and leaves the pending forward
+    call in place: the right call afterwards gives the same gradients as without the mistake."""
+    x, g = _rng().standard_normal((2, 1, 5, 5)), _rng(1).standard_normal((2, 2, 4, 4))
+    for make, g_ok in ((lambda: Conv2d(1, 2, 3, rng=0), g[:, :, :3, :3]),
+                       (lambda: MaxPool2d(2, 1), g[:, :1]), (lambda: AvgPool2d(2, 1), g[:, :1])):
+        clean, layer = make(), make()
+        clean(x)
+        layer(x)
+        with pytest.raises(ValueError, match="grad_output: expected"):
+            layer.backward(np.zeros((2, 2, 9, 9)))
+        np.testing.assert_array_equal(layer.backward(g_ok), clean.backward(g_ok))
+        for p, q in zip(layer.parameters(), clean.parameters()):
+            np.testing.assert_array_equal(p.grad, q.grad)
+
+
+def _threaded_pass(threads):
+    """Forward and backward of a strided grouped conv, a stride-1 conv and an overlapping max
+    pool on 5 images with ``threads`` threads in dlbook.nn.parallel_for: outputs and gradients."""
+    old = get_num_threads()
+    set_num_threads(threads)
+    try:
+        rng = _rng(0)
+        layers = [Conv2d(4, 6, 3, stride=2, padding=1, groups=2, rng=rng),
+                  Conv2d(6, 3, (3, 2), padding=1, rng=rng), MaxPool2d(3, 2, padding=1)]
+        x = rng.standard_normal((5, 4, 9, 8))
+        out = [x]
+        for layer in layers:
+            out.append(layer(out[-1]))
+        g = rng.standard_normal(out[-1].shape)
+        for layer in reversed(layers):
+            g = layer.backward(g)
+            out.append(g)
+        return out + [p.grad.copy() for layer in layers for p in layer.parameters()]
+    finally:
+        set_num_threads(old)
+
+
+def test_conv_and_pool_threads_give_the_same_result():
+    """Any number of threads (uneven chunks; more threads than images): the same outputs and
+    gradients, to rounding (the weight gradient is a sum over chunks)."""
+    one = _threaded_pass(1)
+    for threads in (2, 3, 8):
+        for a, b in zip(one, _threaded_pass(threads)):
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
     with pytest.raises(RuntimeError, match="Conv2d.backward"):
         Conv2d(1, 2, 3, rng=0).backward(np.zeros((1, 2, 3, 3)))

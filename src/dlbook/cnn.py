@@ -11,7 +11,18 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from dlbook.checks import as_rng
-from dlbook.nn import Dropout, Identity, Linear, Module, Parameter, ReLU, Sequential, _as_float_array, no_grad
+from dlbook.nn import (
+    Dropout,
+    Identity,
+    Linear,
+    Module,
+    Parameter,
+    ReLU,
+    Sequential,
+    _as_float_array,
+    no_grad,
+    parallel_for,
+)
 
 __all__ = [
     "conv_output_size", "im2col", "col2im", "Conv2d", "parameter_count", "MaxPool2d", "AvgPool2d", "Flatten",
@@ -75,7 +86,18 @@ def conv_output_size(size, kernel_size, stride=1, padding=0):
     return (size + 2 * padding - kernel_size) // stride + 1
 
 
-def im2col(x, kernel_size, stride=1, padding=0, ones=False):
+def _output_hw(shape, kernel_size, stride, padding, window="kernel"):
+    """(H_2, W_2) for a ``window`` sliding over the last two axes of ``shape``, padded; an error
+    if the padded input is smaller than the window."""
+    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
+    H, W = shape[-2:]
+    if H + 2 * ph < kh or W + 2 * pw < kw:
+        raise ValueError(f"x: the padded input ({H + 2 * ph} x {W + 2 * pw}) is smaller than "
+                         f"the {window} ({kh} x {kw})")
+    return conv_output_size(H, kh, sh, ph), conv_output_size(W, kw, sw, pw)
+
+
+def im2col(x, kernel_size, stride=1, padding=0, ones=False, out=None):
     """Unfold the windows of an NCHW batch into the columns of one matrix per image (§9, eq. im2col).
 
     x (N, C, H, W) -> (cols, (H_2, W_2)) with cols of shape (N, C·kh·kw, H_2·W_2), the layout of
@@ -83,18 +105,20 @@ def im2col(x, kernel_size, stride=1, padding=0, ones=False):
     top-left corner is at (i·S_h, j·S_w) of the zero-padded image, its rows ordered as a conv
     weight (C, kh, kw) flattens. ``ones=True`` appends a row of ones: the constant input that
     carries the bias (chapter 2's x_0 = 1), so that the bias rides along in the matrix product.
+    ``out``: an array of that shape and of x's dtype to write the columns into.
     """
     kh, kw = _pair(kernel_size, "kernel_size", 1)
     sh, sw = _pair(stride, "stride", 1)
     ph, pw = _pair(padding, "padding", 0)
     N, C, H, W = x.shape
-    if H + 2 * ph < kh or W + 2 * pw < kw:
-        raise ValueError(f"x: the padded input ({H + 2 * ph} x {W + 2 * pw}) is smaller than "
-                         f"the kernel ({kh} x {kw})")
-    Ho, Wo = conv_output_size(H, kh, sh, ph), conv_output_size(W, kw, sw, pw)
+    Ho, Wo = _output_hw(x.shape, (kh, kw), (sh, sw), (ph, pw))
     windows = sliding_window_view(_pad(x, ph, pw), (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
     windows = windows.transpose(0, 1, 4, 5, 2, 3)                  # (N, C, kh, kw, H_2, W_2), a view
-    cols = np.empty((N, C * kh * kw + bool(ones), Ho * Wo), dtype=x.dtype)
+    shape = (N, C * kh * kw + bool(ones), Ho * Wo)
+    if out is not None and (out.shape != shape or out.dtype != x.dtype):
+        raise ValueError(f"out: expected an array of shape {shape} and dtype {x.dtype}, got "
+                         f"{out.shape} and {out.dtype}")
+    cols = np.empty(shape, dtype=x.dtype) if out is None else out
     cols[:, :C * kh * kw].reshape(windows.shape)[...] = windows     # the one copy
     if ones:
         cols[:, -1] = 1
@@ -195,20 +219,26 @@ class Conv2d(Module):
     def forward(self, x):
         """x (N, C_in, H, W) -> (N, C_out, H_2, W_2): Y = [W_mat b] [X_col; 1ᵀ] for every image.
 
-        One batched matrix product; each image's (C_out, H_2·W_2) result is already its block of
-        the NCHW output. A grouped convolution is ``groups`` ordinary ones side by side.
+        Each image's (C_out, H_2·W_2) product is already its block of the NCHW output. The images
+        are independent: :func:`~dlbook.nn.parallel_for` runs chunks of them on all threads. A
+        grouped convolution is ``groups`` ordinary ones side by side.
         """
         x = _check_image(x, self.in_channels, "x", self.weight.data.dtype)
-        N, G = x.shape[0], self.groups
-        saved, out = [], []
-        for x_g, W_g in zip(np.split(x, G, axis=1), np.split(self._weight_matrix(), G)):
-            cols, (Ho, Wo) = im2col(x_g, self.kernel_size, self.stride, self.padding,
-                                    ones=self.bias is not None)
-            out.append(np.matmul(W_g, cols))                      # (N, C_out/G, H_2·W_2)
-            saved.append(cols)
-        self.save_for_backward(saved, x.shape)
-        Y = out[0] if G == 1 else np.concatenate(out, axis=1)
-        return Y.reshape(N, self.out_channels, Ho, Wo)
+        N, K, G = x.shape[0], self.out_channels, self.groups
+        Ho, Wo = _output_hw(x.shape, self.kernel_size, self.stride, self.padding)
+        x_groups, W_groups = np.split(x, G, axis=1), np.split(self._weight_matrix(), G)
+        cols = np.empty((G, N, W_groups[0].shape[1], Ho * Wo), x.dtype)   # X_col of each group
+        Y = np.empty((N, K, Ho * Wo), x.dtype)
+
+        def images(s):                                        # the images s: windows, products
+            for x_g, W_g, cols_g, Y_g in zip(x_groups, W_groups, cols, np.split(Y, G, axis=1)):
+                im2col(x_g[s], self.kernel_size, self.stride, self.padding,
+                       ones=self.bias is not None, out=cols_g[s])
+                np.matmul(W_g, cols_g[s], out=Y_g[s])        # (·, C_out/G, H_2·W_2)
+
+        parallel_for(images, N)
+        self.save_for_backward(cols, x.shape)
+        return Y.reshape(N, K, Ho, Wo)
 
     def backward(self, grad_output, input_grad=True):
         """grad_output (N, C_out, H_2, W_2) -> ∂L/∂x (N, C_in, H, W); adds ∂L/∂weight, ∂L/∂bias.
@@ -216,32 +246,43 @@ class Conv2d(Module):
         With G_n image n's output gradient as a (C_out, H_2·W_2) matrix: ∇[W_mat b] += Σ_n G_n
         [X_col; 1ᵀ]ᵀ — the bias's gradient is the last column, G_n 1 — and ∂L/∂X_col = W_matᵀ G_n
         folded back onto the input by :func:`col2im`. ``input_grad=False`` skips that last step (a
-        first layer, whose input is data).
+        first layer, whose input is data). Chunks of images run in parallel, as in ``forward``;
+        each chunk sums its own images' weight gradients, and the chunks' sums are added here.
         """
-        saved, x_shape = self.pop_saved()
+        cols, x_shape = saved = self.pop_saved()
         W = self.weight.data
         N, K, G = x_shape[0], self.out_channels, self.groups
         g = _as_float_array(grad_output, W.dtype, "grad_output")
-        if g.ndim != 4 or g.shape[:2] != (N, K) or g.shape[2] * g.shape[3] != saved[0].shape[2]:
+        if g.ndim != 4 or g.shape[:2] != (N, K) or g.shape[2] * g.shape[3] != cols.shape[3]:
+            self.save_for_backward(*saved)                    # a wrong call loses nothing
             raise ValueError(f"grad_output: expected the shape of the forward output (N={N}, "
                              f"{K}, H_2, W_2), got {g.shape}")
         g_groups = np.split(g.reshape(N, K, -1), G, axis=1)
-        grad = np.concatenate([np.matmul(cols, g_g.transpose(0, 2, 1)).sum(axis=0).T
-                               for cols, g_g in zip(saved, g_groups)])
+        W_groups = np.split(W.reshape(K, -1), G)
+        dx = np.empty(x_shape, W.dtype) if input_grad else None
+        dx_groups = np.split(dx, G, axis=1) if input_grad else [None] * G
+        sums = {}                                             # each chunk's Σ_n G_n [X_col; 1ᵀ]ᵀ
+
+        def images(s):
+            parts = []
+            for cols_g, g_g, W_g, dx_g in zip(cols, g_groups, W_groups, dx_groups):
+                parts.append(np.matmul(cols_g[s], g_g[s].transpose(0, 2, 1)).sum(axis=0).T)
+                if dx_g is None:
+                    continue
+                if self.stride == (1, 1):
+                    dx_g[s] = _col2im_stride1(W_g, g_g[s], dx_g[s].shape, self.kernel_size,
+                                              self.padding)
+                else:
+                    dx_g[s] = col2im(np.matmul(W_g.T, g_g[s]), dx_g[s].shape, self.kernel_size,
+                                     self.stride, self.padding)
+            sums[s.start] = np.concatenate(parts)
+
+        parallel_for(images, N)
+        grad = sum(sums[start] for start in sorted(sums))
         self.weight.grad += grad[:, :W[0].size].reshape(W.shape)
         if self.bias is not None:
             self.bias.grad += grad[:, -1]
-        if not input_grad:
-            return None
-        shape_g = (N, self.in_channels // G) + tuple(x_shape[2:])
-        dx = []
-        for W_g, g_g in zip(np.split(W.reshape(K, -1), G), g_groups):
-            if self.stride == (1, 1):
-                dx.append(_col2im_stride1(W_g, g_g, shape_g, self.kernel_size, self.padding))
-            else:
-                dx.append(col2im(np.matmul(W_g.T, g_g), shape_g, self.kernel_size, self.stride,
-                                 self.padding))
-        return dx[0] if G == 1 else np.concatenate(dx, axis=1)
+        return dx
 
 
 # book/ch09_cnn.md · The layers of `dlbook.cnn` › Weight sharing
@@ -267,12 +308,7 @@ class _Pool2d(Module):
 
     def _geometry(self, x):
         x = _check_image(x, None)
-        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
-        H, W = x.shape[2:]
-        if H + 2 * ph < kh or W + 2 * pw < kw:
-            raise ValueError(f"x: the padded input ({H + 2 * ph} x {W + 2 * pw}) is smaller than "
-                             f"the pooling window ({kh} x {kw})")
-        out = (conv_output_size(H, kh, sh, ph), conv_output_size(W, kw, sw, pw))
+        out = _output_hw(x.shape, self.kernel_size, self.stride, self.padding, "pooling window")
         return x, out, _window_slices(self.kernel_size, self.stride, out)
 
 
@@ -286,12 +322,19 @@ class MaxPool2d(_Pool2d):
     """
 
     def forward(self, x):
-        """Element-wise maximum over the kh·kw window offsets (one strided view each)."""
+        """Element-wise maximum over the kh·kw window offsets (one strided view each); chunks of
+        images in parallel (:func:`~dlbook.nn.parallel_for`)."""
         x, out, slices = self._geometry(x)
         xp = _pad(x, *self.padding, value=-np.inf)
-        y = xp[slices[0]].copy()
-        for s in slices[1:]:
-            np.maximum(y, xp[s], out=y)
+        y = np.empty(x.shape[:2] + out, x.dtype)
+
+        def images(n):
+            y_n, xp_n = y[n], xp[n]
+            y_n[...] = xp_n[slices[0]]
+            for s in slices[1:]:
+                np.maximum(y_n, xp_n[s], out=y_n)
+
+        parallel_for(images, len(x))
         self.save_for_backward(xp, y, x.shape)
         return y
 
@@ -301,25 +344,32 @@ class MaxPool2d(_Pool2d):
         The arg-max of a window is the first offset whose input equals the window's maximum:
         offsets are visited in row-major order and ``taken`` marks the windows already served.
         """
-        xp, y, (N, C, H, W) = self.pop_saved()
+        saved = xp, y, (N, C, H, W) = self.pop_saved()
         g = np.asarray(grad_output)
         if g.shape != y.shape:
+            self.save_for_backward(*saved)                    # a wrong call loses nothing
             raise ValueError(f"grad_output: expected shape {y.shape}, got {g.shape}")
         ph, pw = self.padding
         overlap = any(s < k for s, k in zip(self.stride, self.kernel_size))
         dxp = np.zeros(xp.shape, dtype=g.dtype)
-        taken = None
-        for s in _window_slices(self.kernel_size, self.stride, y.shape[2:]):
-            hit = xp[s] == y
-            if taken is None:
-                taken = hit.copy()
-            else:
-                np.greater(hit, taken, out=hit)           # hit and not taken
-                taken |= hit
-            if overlap:
-                dxp[s] += g * hit
-            else:
-                dxp[s] = g * hit
+        slices = _window_slices(self.kernel_size, self.stride, y.shape[2:])
+
+        def images(n):                                        # chunks of images in parallel
+            xp_n, y_n, g_n, dxp_n = xp[n], y[n], g[n], dxp[n]
+            taken = None
+            for s in slices:
+                hit = xp_n[s] == y_n
+                if taken is None:
+                    taken = hit.copy()
+                else:
+                    np.greater(hit, taken, out=hit)       # hit and not taken
+                    taken |= hit
+                if overlap:
+                    dxp_n[s] += g_n * hit
+                else:
+                    dxp_n[s] = g_n * hit
+
+        parallel_for(images, N)
         return dxp[:, :, ph:ph + H, pw:pw + W]
 
 
@@ -342,9 +392,10 @@ class AvgPool2d(_Pool2d):
 
     def backward(self, grad_output):
         """grad_output (N, C, H_2, W_2) -> ∂L/∂x (N, C, H, W)."""
-        (N, C, H, W), out = self.pop_saved()
+        saved = (N, C, H, W), out = self.pop_saved()
         g = np.asarray(grad_output)
         if g.shape != (N, C) + out:
+            self.save_for_backward(*saved)                    # a wrong call loses nothing
             raise ValueError(f"grad_output: expected shape {(N, C) + out}, got {g.shape}")
         ph, pw = self.padding
         dxp = np.zeros((N, C, H + 2 * ph, W + 2 * pw), dtype=g.dtype)
