@@ -7,8 +7,7 @@ Every module is tangled from the book's chapters (see each file's header):
     dlbook.plotting       book/ch02_perceptrons.md, book/ch04_feedforward.md, book/ch05_gradient_descent.md,
                           book/ch09c_architectures.md
     dlbook.nn             book/ch04_feedforward.md, book/ch07_regularization.md, book/ch08_revival.md,
-                          book/ch09_cnn.md, book/ch11_rnn.md, book/ch11c_experiments.md,
-                          book/ch13_transformer.md
+                          book/ch09_cnn.md, book/ch11c_experiments.md, book/ch13_transformer.md
     dlbook.optimizers     book/ch04_feedforward.md, book/ch05_gradient_descent.md, book/ch06_adaptive.md
     dlbook.gradcheck      book/ch04_feedforward.md
     dlbook.train          book/ch04_feedforward.md, book/ch07_regularization.md

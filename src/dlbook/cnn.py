@@ -20,8 +20,11 @@ from dlbook.nn import (
     ReLU,
     Sequential,
     _as_float_array,
+    is_grad_enabled,
     no_grad,
     parallel_for,
+    recycle,
+    work_array,
 )
 
 __all__ = [
@@ -63,12 +66,15 @@ def _check_image(x, channels, name="x", dtype=None):
     return x
 
 
-def _pad(x, ph, pw, value=0.0):
-    """Pad the two spatial axes of an NCHW array with ``value`` (zero padding P of §9)."""
+def _pad(x, ph, pw, value=0.0, work=False):
+    """Pad the two spatial axes of an NCHW array with ``value`` (zero padding P of §9); ``work``:
+    in a :func:`~dlbook.nn.work_array` (to :func:`~dlbook.nn.recycle` after use)."""
     if ph == 0 and pw == 0:
         return x
     N, C, H, W = x.shape
-    xp = np.full((N, C, H + 2 * ph, W + 2 * pw), value, dtype=x.dtype)
+    shape = (N, C, H + 2 * ph, W + 2 * pw)
+    xp = work_array(shape, x.dtype) if work else np.empty(shape, x.dtype)
+    xp.fill(value)
     xp[:, :, ph:ph + H, pw:pw + W] = x
     return xp
 
@@ -112,7 +118,8 @@ def im2col(x, kernel_size, stride=1, padding=0, ones=False, out=None):
     ph, pw = _pair(padding, "padding", 0)
     N, C, H, W = x.shape
     Ho, Wo = _output_hw(x.shape, (kh, kw), (sh, sw), (ph, pw))
-    windows = sliding_window_view(_pad(x, ph, pw), (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
+    xp = _pad(x, ph, pw, work=True)
+    windows = sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
     windows = windows.transpose(0, 1, 4, 5, 2, 3)                  # (N, C, kh, kw, H_2, W_2), a view
     shape = (N, C * kh * kw + bool(ones), Ho * Wo)
     if out is not None and (out.shape != shape or out.dtype != x.dtype):
@@ -120,6 +127,8 @@ def im2col(x, kernel_size, stride=1, padding=0, ones=False, out=None):
                          f"{out.shape} and {out.dtype}")
     cols = np.empty(shape, dtype=x.dtype) if out is None else out
     cols[:, :C * kh * kw].reshape(windows.shape)[...] = windows     # the one copy
+    if xp is not x:
+        recycle(xp)
     if ones:
         cols[:, -1] = 1
     return cols, (Ho, Wo)
@@ -144,8 +153,8 @@ def col2im(cols, x_shape, kernel_size, stride=1, padding=0):
     return dxp[:, :, ph:ph + H, pw:pw + W]
 
 
-def _col2im_stride1(W_mat, g, x_shape, kernel_size, padding, chunk=8):
-    """``col2im(W_matᵀ G)`` for stride 1, without col2im's many short additions.
+def _col2im_stride1(W_mat, g, out, kernel_size, padding, chunk=8):
+    """``out[...] = col2im(W_matᵀ G)`` for stride 1, without col2im's many short additions.
 
     col2im adds each kernel offset's (H_2, W_2) block into a shifted block of the padded input,
     one short row at a time. Here every channel of the output gradient is first laid out on the
@@ -153,26 +162,33 @@ def _col2im_stride1(W_mat, g, x_shape, kernel_size, padding, chunk=8):
     rows of W_matᵀ are ordered by kernel offset. Then the product for offset (i, j) is C planes
     that belong i·W_p + j further on, and with the planes end to end each offset is one long
     addition per image. What a shift carries over a plane's end into the next is zero. ``chunk``
-    images at a time, so that the product is still in the cache when it is added.
+    images at a time, so that the product is still in the cache when it is added. ``out``: the
+    (N, C, H, W) input gradient.
     """
     (kh, kw), (ph, pw) = kernel_size, padding
-    N, C, H, W = x_shape
+    N, C, H, W = out.shape
     K = g.shape[1]
     Hp, Wp = H + 2 * ph, W + 2 * pw
     Ho, Wo = Hp - kh + 1, Wp - kw + 1
     P = Hp * Wp                                                    # one channel's plane
     W_by_offset = W_mat.reshape(K, C, kh * kw).transpose(2, 1, 0).reshape(kh * kw * C, K)
     g = g.reshape(N, K, Ho, Wo)
-    g_plane = np.zeros((min(chunk, N), K, Hp, Wp), dtype=g.dtype)
-    dxp = np.zeros((N, C * P + (kh - 1) * Wp + kw - 1), dtype=g.dtype)   # room for the last shift
+    chunk = min(chunk, N)
+    g_plane = work_array((chunk, K, Hp, Wp), g.dtype)
+    g_plane.fill(0)
+    dcols = work_array((chunk, kh * kw * C, P), g.dtype)
+    dxp = work_array((N, C * P + (kh - 1) * Wp + kw - 1), g.dtype)    # room for the last shift
+    dxp.fill(0)
     for n in range(0, N, chunk):
         m = min(chunk, N - n)
         g_plane[:m, :, :Ho, :Wo] = g[n:n + m]
-        dcols = np.matmul(W_by_offset, g_plane[:m].reshape(m, K, P)).reshape(m, kh * kw, C * P)
+        np.matmul(W_by_offset, g_plane[:m].reshape(m, K, P), out=dcols[:m])
+        d = dcols[:m].reshape(m, kh * kw, C * P)
         for k in range(kh * kw):
             shift = k // kw * Wp + k % kw
-            dxp[n:n + m, shift:shift + C * P] += dcols[:, k]
-    return dxp[:, :C * P].reshape(N, C, Hp, Wp)[:, :, ph:ph + H, pw:pw + W]
+            dxp[n:n + m, shift:shift + C * P] += d[:, k]
+    out[...] = dxp[:, :C * P].reshape(N, C, Hp, Wp)[:, :, ph:ph + H, pw:pw + W]
+    recycle(g_plane, dcols, dxp)
 
 
 class Conv2d(Module):
@@ -227,7 +243,7 @@ class Conv2d(Module):
         N, K, G = x.shape[0], self.out_channels, self.groups
         Ho, Wo = _output_hw(x.shape, self.kernel_size, self.stride, self.padding)
         x_groups, W_groups = np.split(x, G, axis=1), np.split(self._weight_matrix(), G)
-        cols = np.empty((G, N, W_groups[0].shape[1], Ho * Wo), x.dtype)   # X_col of each group
+        cols = work_array((G, N, W_groups[0].shape[1], Ho * Wo), x.dtype)  # X_col of each group
         Y = np.empty((N, K, Ho * Wo), x.dtype)
 
         def images(s):                                        # the images s: windows, products
@@ -237,7 +253,10 @@ class Conv2d(Module):
                 np.matmul(W_g, cols_g[s], out=Y_g[s])        # (·, C_out/G, H_2·W_2)
 
         parallel_for(images, N)
-        self.save_for_backward(cols, x.shape)
+        if is_grad_enabled():
+            self.save_for_backward(cols, x.shape)
+        else:
+            recycle(cols)                                     # kept for the next pass
         return Y.reshape(N, K, Ho, Wo)
 
     def backward(self, grad_output, input_grad=True):
@@ -261,23 +280,24 @@ class Conv2d(Module):
         W_groups = np.split(W.reshape(K, -1), G)
         dx = np.empty(x_shape, W.dtype) if input_grad else None
         dx_groups = np.split(dx, G, axis=1) if input_grad else [None] * G
-        sums = {}                                             # each chunk's Σ_n G_n [X_col; 1ᵀ]ᵀ
+        products = work_array(cols.shape[:3] + (K // G,), W.dtype)  # G_n [X_col; 1ᵀ]ᵀ per image
+        sums = {}                                             # each chunk's Σ over its images
 
         def images(s):
             parts = []
-            for cols_g, g_g, W_g, dx_g in zip(cols, g_groups, W_groups, dx_groups):
-                parts.append(np.matmul(cols_g[s], g_g[s].transpose(0, 2, 1)).sum(axis=0).T)
+            for cols_g, g_g, W_g, dx_g, prod in zip(cols, g_groups, W_groups, dx_groups, products):
+                parts.append(np.matmul(cols_g[s], g_g[s].transpose(0, 2, 1), out=prod[s]).sum(axis=0).T)
                 if dx_g is None:
                     continue
                 if self.stride == (1, 1):
-                    dx_g[s] = _col2im_stride1(W_g, g_g[s], dx_g[s].shape, self.kernel_size,
-                                              self.padding)
+                    _col2im_stride1(W_g, g_g[s], dx_g[s], self.kernel_size, self.padding)
                 else:
                     dx_g[s] = col2im(np.matmul(W_g.T, g_g[s]), dx_g[s].shape, self.kernel_size,
                                      self.stride, self.padding)
             sums[s.start] = np.concatenate(parts)
 
         parallel_for(images, N)
+        recycle(cols, products)
         grad = sum(sums[start] for start in sorted(sums))
         self.weight.grad += grad[:, :W[0].size].reshape(W.shape)
         if self.bias is not None:
